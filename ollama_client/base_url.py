@@ -1,0 +1,101 @@
+"""Turn what a user types into the Base URL field into the server root we append /api/... to.
+
+>>> normalise_base_url("localhost:11434")
+'http://localhost:11434'
+>>> normalise_base_url(" http://Ollama.LAN:11434/api/ ")
+'http://ollama.lan:11434'
+>>> normalise_base_url("https://ollama.com/v1")
+'https://ollama.com'
+>>> normalise_base_url("[::1]:11434")
+'http://[::1]:11434'
+>>> normalise_base_url("http://gateway.example/ollama/api/chat")
+'http://gateway.example/ollama'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from ollama_client.errors import OllamaConfigError
+
+EXAMPLE = "http://host.docker.internal:11434 (or http://192.168.1.100:11434, https://ollama.com)"
+
+_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Endpoint paths people paste from docs and other tools; the longest match is removed first.
+_API_SUFFIXES = (
+    "/api/chat",
+    "/api/generate",
+    "/api/embeddings",
+    "/api/embed",
+    "/api/tags",
+    "/api/show",
+    "/api/version",
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/models",
+    "/api",
+    "/v1",
+)
+_SECRET_PARAM = re.compile(r"(^|&)(api[_-]?key|key|token|access[_-]?token|auth|password|secret)=", re.I)
+
+
+def _invalid(raw: str, problem: str) -> OllamaConfigError:
+    shown = f" '{raw}'" if raw else ""
+    return OllamaConfigError(f"Base URL{shown} is not usable: {problem}. Example of a correct value: {EXAMPLE}.")
+
+
+def _bracket_bare_ipv6(rest: str) -> str:
+    """`::1` or `fe80::1` typed without brackets cannot carry a port; wrap it so it parses."""
+    host = rest.split("/", 1)[0]
+    if host.count(":") >= 2 and not host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return rest
+        return "[" + host + "]" + rest[len(host) :]
+    return rest
+
+
+def normalise_base_url(raw: str | None) -> str:
+    """Return `scheme://host[:port][/prefix]` or raise OllamaConfigError with a correct example."""
+    text = (raw or "").strip()
+    if not text:
+        raise _invalid("", "it is empty")
+    if not _HAS_SCHEME.match(text):
+        text = "http://" + _bracket_bare_ipv6(text)
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError for a non-numeric or out-of-range port
+    except ValueError as exc:
+        raise _invalid(text, f"it cannot be parsed ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise _invalid(text, f"the scheme '{scheme}' is not supported, use http:// or https://")
+    if parts.query:
+        if _SECRET_PARAM.search(parts.query):
+            problem = "it carries a credential in its query string; put the key in the API key field instead"
+        else:
+            problem = "it has a query string; the Base URL must be the server address only"
+        raise _invalid(f"{scheme}://{parts.hostname or ''}", problem)
+    if parts.username is not None or parts.password is not None:
+        raise _invalid(
+            f"{scheme}://{parts.hostname or ''}",
+            "it contains a user name or password; put the key in the API key field instead",
+        )
+    if not parts.hostname:
+        raise _invalid(text, "it has no host name")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+
+    path = parts.path.rstrip("/")
+    lowered = path.lower()
+    for suffix in _API_SUFFIXES:
+        if lowered.endswith(suffix):
+            path = path[: -len(suffix)].rstrip("/")
+            break
+    return f"{scheme}://{netloc}{path}"
