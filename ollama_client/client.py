@@ -152,9 +152,7 @@ class OllamaClient:
         try:
             try:
                 for data in response.iter_bytes():
-                    objects = reader.feed(data)
-                    if objects:
-                        yield from objects
+                    yield from reader.feed(data)
                 yield from reader.finish()
             except httpx.TimeoutException as exc:
                 raise OllamaTimeoutError(

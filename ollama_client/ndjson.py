@@ -30,32 +30,29 @@ class NDJSONStreamReader:
         self.objects_seen = 0
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        """Return the objects completed by `data` (possibly none)."""
+    def feed(self, data: bytes) -> Iterator[dict[str, Any]]:
+        """Yield the objects completed by `data`, in order, before raising for a bad line after them."""
         buffer = self._buffer
         buffer += data
         if b"\n" not in data:
             if len(buffer) > self.max_line_bytes:
                 self._fail(f"sent a line longer than {self.max_line_bytes // (1024 * 1024)} MiB")
-            return []
+            return
         *lines, rest = buffer.split(b"\n")
         self._buffer = bytearray(rest)
-        if len(rest) > self.max_line_bytes:
-            self._fail(f"sent a line longer than {self.max_line_bytes // (1024 * 1024)} MiB")
-        objects: list[dict[str, Any]] = []
         for line in lines:
             obj = self._parse(line)
             if obj is not None:
-                objects.append(obj)
-        return objects
+                yield obj
+        if len(rest) > self.max_line_bytes:
+            self._fail(f"sent a line longer than {self.max_line_bytes // (1024 * 1024)} MiB")
 
-    def finish(self) -> list[dict[str, Any]]:
+    def finish(self) -> Iterator[dict[str, Any]]:
         """Call at end of body: parses a last line without newline, checks that `done` arrived."""
-        objects: list[dict[str, Any]] = []
         if self._buffer.strip():
             obj = self._parse(bytes(self._buffer))
             if obj is not None:
-                objects.append(obj)
+                yield obj
         self._buffer.clear()
         if not self.done:
             got = f"after {self.objects_seen} chunk(s)" if self.objects_seen else "before any data"
@@ -63,7 +60,6 @@ class NDJSONStreamReader:
                 f"ended {got} without its final 'done' chunk: the answer is incomplete "
                 "(the model runner may have stopped or the connection was cut)"
             )
-        return objects
 
     def _parse(self, line: bytes) -> dict[str, Any] | None:
         if len(line) > self.max_line_bytes:
