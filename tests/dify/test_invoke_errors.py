@@ -44,8 +44,13 @@ def test_each_failure_kind_maps_to_the_exact_invoke_class_and_keeps_the_message(
 
 @pytest.mark.parametrize(
     "invoke_class",
-    [InvokeConnectionError, InvokeServerUnavailableError, InvokeRateLimitError, InvokeAuthorizationError,
-     InvokeBadRequestError],
+    [
+        InvokeConnectionError,
+        InvokeServerUnavailableError,
+        InvokeRateLimitError,
+        InvokeAuthorizationError,
+        InvokeBadRequestError,
+    ],
 )
 def test_invoke_errors_we_raise_keep_their_class_and_text(invoke_class):
     assert invoke_class in OLLAMA_TO_INVOKE[invoke_class], "identity entry for the SDK's own mapping"
@@ -57,7 +62,9 @@ def test_invoke_errors_we_raise_keep_their_class_and_text(invoke_class):
 def test_models_sdk_error_hook_uses_our_mapping_without_canned_text(model_class):
     model = model_class(model_schemas=[])
     assert model._invoke_error_mapping is OLLAMA_TO_INVOKE
-    error = model._transform_invoke_error(oc.OllamaAuthError("Ollama at http://h answered HTTP 401. Check the API key."))
+    error = model._transform_invoke_error(
+        oc.OllamaAuthError("Ollama at http://h answered HTTP 401. Check the API key.")
+    )
     assert type(error) is InvokeAuthorizationError
     assert "Check the API key" in str(error)
 

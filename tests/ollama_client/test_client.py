@@ -54,33 +54,75 @@ def error_json(text: str) -> dict:
 
 STATUS_CASES = [
     # (status, response kwargs, expected class, words the message must contain)
-    (400, error_json("registry.ollama.ai/library/gemma:2b does not support tools"), OllamaUnsupportedFeatureError,
-     ["does not support tools", "Turn that feature off"]),
-    (400, error_json('"gemma" does not support thinking'), OllamaUnsupportedFeatureError, ["does not support thinking"]),
-    (400, error_json("the prompt is longer than the context length currently available to the model; shorten the "
-                     "prompt, adjust the context length in settings, or use a model with a longer context length"),
-     OllamaContextOverflowError, ["longer than the context length", "context size"]),
+    (
+        400,
+        error_json("registry.ollama.ai/library/gemma:2b does not support tools"),
+        OllamaUnsupportedFeatureError,
+        ["does not support tools", "Turn that feature off"],
+    ),
+    (
+        400,
+        error_json('"gemma" does not support thinking'),
+        OllamaUnsupportedFeatureError,
+        ["does not support thinking"],
+    ),
+    (
+        400,
+        error_json(
+            "the prompt is longer than the context length currently available to the model; shorten the "
+            "prompt, adjust the context length in settings, or use a model with a longer context length"
+        ),
+        OllamaContextOverflowError,
+        ["longer than the context length", "context size"],
+    ),
     (400, error_json("the input length exceeds the context length"), OllamaContextOverflowError, ["exceeds"]),
     (400, error_json('invalid think value: "x"'), OllamaBadRequestError, ['invalid think value: "x"']),
     (401, error_json("unauthorized"), OllamaAuthError, ["unauthorized", "API key", "ollama.com/settings/keys"]),
     (403, error_json("ollama cloud is disabled: remote model is unavailable"), OllamaAuthError, ["OLLAMA_NO_CLOUD"]),
     (403, {"content": b""}, OllamaAuthError, ["OLLAMA_HOST=0.0.0.0"]),
     (404, error_json("model 'llama9' not found"), OllamaModelNotFoundError, ["ollama pull llama9", "ollama list"]),
-    (404, error_json('model "llama9" not found, try pulling it first'), OllamaModelNotFoundError, ["ollama pull llama9"]),
-    (404, {"content": b"404 page not found", "headers": {"content-type": "text/plain"}}, OllamaEndpointNotFoundError,
-     ["does not serve the Ollama API", "404 page not found"]),
+    (
+        404,
+        error_json('model "llama9" not found, try pulling it first'),
+        OllamaModelNotFoundError,
+        ["ollama pull llama9"],
+    ),
+    (
+        404,
+        {"content": b"404 page not found", "headers": {"content-type": "text/plain"}},
+        OllamaEndpointNotFoundError,
+        ["does not serve the Ollama API", "404 page not found"],
+    ),
     (405, {"content": b"405 method not allowed"}, OllamaBadRequestError, ["405"]),
-    (429, error_json("you've reached your hourly usage limit, please wait or upgrade to continue"),
-     OllamaRateLimitError, ["hourly usage limit"]),
+    (
+        429,
+        error_json("you've reached your hourly usage limit, please wait or upgrade to continue"),
+        OllamaRateLimitError,
+        ["hourly usage limit"],
+    ),
     (499, error_json("request canceled"), OllamaServerError, ["request canceled"]),
-    (500, error_json("model runner has unexpectedly stopped, this may be due to resource limitations"),
-     OllamaServerError, ["unexpectedly stopped", "server log"]),
-    (502, {"content": b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
-           "headers": {"content-type": "text/html"}}, OllamaServerError, ["HTML page titled '502 Bad Gateway'",
-                                                                         "reverse proxy"]),
+    (
+        500,
+        error_json("model runner has unexpectedly stopped, this may be due to resource limitations"),
+        OllamaServerError,
+        ["unexpectedly stopped", "server log"],
+    ),
+    (
+        502,
+        {
+            "content": b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+            "headers": {"content-type": "text/html"},
+        },
+        OllamaServerError,
+        ["HTML page titled '502 Bad Gateway'", "reverse proxy"],
+    ),
     (504, {"content": b"upstream timed out"}, OllamaServerError, ["upstream timed out"]),
-    (503, error_json("server busy, please try again.  maximum pending requests exceeded"), OllamaServerBusyError,
-     ["server busy", "OLLAMA_MAX_QUEUE"]),
+    (
+        503,
+        error_json("server busy, please try again.  maximum pending requests exceeded"),
+        OllamaServerBusyError,
+        ["server busy", "OLLAMA_MAX_QUEUE"],
+    ),
 ]
 
 
@@ -202,7 +244,9 @@ def test_a_stream_that_breaks_after_output_is_never_replayed():
 
 @respx.mock
 def test_midstream_error_line_raises_after_delivering_earlier_chunks():
-    body = ndjson({"message": {"content": "a"}, "done": False}, {"error": "an error was encountered while running the model"})
+    body = ndjson(
+        {"message": {"content": "a"}, "done": False}, {"error": "an error was encountered while running the model"}
+    )
     respx.post(f"{BASE}/api/chat").mock(return_value=httpx.Response(200, content=body))
     received = []
     with pytest.raises(OllamaStreamError, match="while running the model") as caught:
@@ -226,7 +270,9 @@ def test_read_timeout_in_the_middle_of_a_stream_is_a_timeout_error():
 @respx.mock
 def test_ok_status_with_html_is_reported_not_parsed():
     respx.get(f"{BASE}/api/version").mock(
-        return_value=httpx.Response(200, content=b"<html><title>Login</title></html>", headers={"content-type": "text/html"})
+        return_value=httpx.Response(
+            200, content=b"<html><title>Login</title></html>", headers={"content-type": "text/html"}
+        )
     )
     with pytest.raises(OllamaConnectionError, match="HTML page titled 'Login'.*instead of Ollama's JSON"):
         client().version()
