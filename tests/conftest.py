@@ -1,0 +1,50 @@
+"""Fixtures shared by every test: paths, a fake Ollama server, and an address that refuses connections."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Always import the rig as `tests.…` (pytest's pythonpath puts the repository root on sys.path): a relative
+# import would load a second copy of the module under another name, and `isinstance` checks would fail.
+from tests.fake_ollama import SHARED_EXAMPLES_DIR, FakeOllama
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_examples() -> Path:
+    """The verbatim upstream Ollama examples next to the repository; their absence is a broken checkout."""
+    if not (SHARED_EXAMPLES_DIR / "README.md").is_file():
+        pytest.fail(
+            f"shared Ollama examples not found at {SHARED_EXAMPLES_DIR}; the test suite expects the workspace "
+            "layout <workspace>/main (this repository) next to <workspace>/shared/ollama-examples",
+            pytrace=False,
+        )
+    return SHARED_EXAMPLES_DIR
+
+
+@pytest.fixture
+def fake_ollama() -> Iterator[FakeOllama]:
+    with FakeOllama() as server:
+        yield server
+
+
+@pytest.fixture
+def closed_port_url() -> Iterator[str]:
+    """A 127.0.0.1 URL whose port refuses connections.
+
+    The socket stays bound (but never listens) for the whole test, so no other process can take the port and
+    every connect gets an immediate RST (ECONNREFUSED).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{placeholder.getsockname()[1]}"

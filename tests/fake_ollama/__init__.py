@@ -1,0 +1,29 @@
+"""A real loopback HTTP server that plays Ollama for the plugin's tests."""
+
+from .server import (
+    FIXTURES_DIR,
+    SHARED_EXAMPLES_DIR,
+    FakeModel,
+    FakeOllama,
+    RecordedRequest,
+    Scenario,
+    chat_chunk,
+    generate_chunk,
+    load_ndjson_lines,
+    load_ndjson_objects,
+    shared_example_path,
+)
+
+__all__ = [
+    "FIXTURES_DIR",
+    "SHARED_EXAMPLES_DIR",
+    "FakeModel",
+    "FakeOllama",
+    "RecordedRequest",
+    "Scenario",
+    "chat_chunk",
+    "generate_chunk",
+    "load_ndjson_lines",
+    "load_ndjson_objects",
+    "shared_example_path",
+]
