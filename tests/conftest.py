@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Import the SDK first, as main.py does in production: it monkey-patches the process for gevent, and
+# patching before httpx/ssl are imported keeps the tests on the same footing as the plugin runtime.
+import dify_plugin  # noqa: F401  (isort: skip)
+
 import socket
 from collections.abc import Iterator
 from pathlib import Path
