@@ -459,9 +459,7 @@ def _check_i18n(report: _Report, file: str, dotted: str, value: Any) -> None:
         elif not isinstance(text, str):
             report.add(file, f"{dotted}.{key}", f"must be a string (got {text!r})")
         elif len(text) >= I18N_MAX_CHARS:
-            report.add(
-                file, f"{dotted}.{key}", f"must be shorter than {I18N_MAX_CHARS} characters (got {len(text)})"
-            )
+            report.add(file, f"{dotted}.{key}", f"must be shorter than {I18N_MAX_CHARS} characters (got {len(text)})")
     if not value.get("en_US"):
         report.add(file, f"{dotted}.en_US", "is required and must not be empty")
 
@@ -504,9 +502,7 @@ def _check_plugin_file(report: _Report, file: str, dotted: str, name: Any, what:
 def _check_rfc3339(report: _Report, file: str, value: Any) -> None:
     if isinstance(value, datetime.datetime):  # PyYAML turns an unquoted timestamp into a datetime
         if value.tzinfo is None:
-            report.add(
-                file, "created_at", f"must be an RFC 3339 time with a timezone (got {value.isoformat()})"
-            )
+            report.add(file, "created_at", f"must be an RFC 3339 time with a timezone (got {value.isoformat()})")
         return
     if value is _MISSING or value is None:
         report.add(file, "created_at", "is required (RFC 3339 time, e.g. 2026-01-31T00:00:00Z)")
@@ -541,9 +537,7 @@ def _check_identity_fields(report: _Report, file: str, data: dict[str, Any]) -> 
         tags = []
     for index, tag in enumerate(tags):
         if tag not in PLUGIN_TAGS:
-            report.add(
-                file, f"tags[{index}]", f"must be one of {', '.join(sorted(PLUGIN_TAGS))} (got {tag!r})"
-            )
+            report.add(file, f"tags[{index}]", f"must be one of {', '.join(sorted(PLUGIN_TAGS))} (got {tag!r})")
     repo = data.get("repo")
     if repo is not None and not (isinstance(repo, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S", repo)):
         report.add(file, "repo", f"must be a URL (got {repo!r})")
@@ -559,15 +553,9 @@ def _check_resource(report: _Report, file: str, data: dict[str, Any]) -> None:
     if (
         storage_size is not _MISSING
         and storage_size is not None
-        and not (
-            isinstance(storage_size, int)
-            and not isinstance(storage_size, bool)
-            and low <= storage_size <= high
-        )
+        and not (isinstance(storage_size, int) and not isinstance(storage_size, bool) and low <= storage_size <= high)
     ):
-        report.add(
-            file, "resource.permission.storage.size", f"must be {low}..{high} bytes (got {storage_size!r})"
-        )
+        report.add(file, "resource.permission.storage.size", f"must be {low}..{high} bytes (got {storage_size!r})")
 
 
 def _check_plugins(report: _Report, file: str, data: dict[str, Any]) -> list[str]:
@@ -604,20 +592,14 @@ def _check_meta(report: _Report, file: str, data: dict[str, Any]) -> None:
         report.add(file, "meta.runner.language", f"must be 'python' (got {language!r})")
     version = _lookup(data, "meta.runner.version")
     if not isinstance(version, str) or not version or len(version) > 128:
-        report.add(
-            file, "meta.runner.version", f"must be a quoted string of 1..128 characters (got {version!r})"
-        )
+        report.add(file, "meta.runner.version", f"must be a quoted string of 1..128 characters (got {version!r})")
     _check_entrypoint(report, file, _lookup(data, "meta.runner.entrypoint"))
 
 
 def _check_entrypoint(report: _Report, file: str, entrypoint: Any) -> None:
     """The daemon runs `python -m <entrypoint>` (local_runtime/subprocess.go), so the module must exist."""
     dotted = "meta.runner.entrypoint"
-    if (
-        not isinstance(entrypoint, str)
-        or len(entrypoint) > 256
-        or not re.fullmatch(ENTRYPOINT_PATTERN, entrypoint)
-    ):
+    if not isinstance(entrypoint, str) or len(entrypoint) > 256 or not re.fullmatch(ENTRYPOINT_PATTERN, entrypoint):
         report.add(file, dotted, f"must be a Python module name such as 'main' (got {entrypoint!r})")
         return
     module_path = entrypoint.replace(".", "/")
@@ -772,9 +754,7 @@ def find_problems(plugin_dir: Path) -> list[Problem]:
     else:
         # The CLI could generate it with `uv export` (packager.go); we require it so what Dify installs
         # is the reviewed, committed list.
-        report.add(
-            "requirements.txt", None, "does not exist; the daemon installs the plugin's dependencies from it"
-        )
+        report.add("requirements.txt", None, "does not exist; the daemon installs the plugin's dependencies from it")
     _check_packaged(report)
     return list(dict.fromkeys(report.problems))
 
@@ -789,9 +769,7 @@ def validate_plugin(plugin_dir: Path) -> list[str]:
 # ----------------------------------------------------------------------------------------------------
 
 
-def size_problem(
-    plugin_dir: Path, files: Sequence[str], max_bytes: int = MAX_UNCOMPRESSED_BYTES
-) -> str | None:
+def size_problem(plugin_dir: Path, files: Sequence[str], max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> str | None:
     """The packager.go error for packages over the limit: it lists the five biggest files."""
     sizes = {path: (plugin_dir / path).stat().st_size for path in files}
     total = sum(sizes.values())

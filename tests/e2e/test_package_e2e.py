@@ -76,7 +76,9 @@ def test_api_key_is_sent_and_never_leaks_into_errors_or_logs(packaged_plugin, fa
     assert result.error_type == "CredentialsValidateFailedError"
     assert "401" in result.error_message and "API key" in result.error_message
     assert fake_ollama.last_request("/api/version").header("authorization") == f"Bearer {SECRET}"
-    everything_written = repr(result.error) + "\n".join(packaged_plugin.log_messages()) + packaged_plugin.stderr_tail(10_000)
+    everything_written = (
+        repr(result.error) + "\n".join(packaged_plugin.log_messages()) + packaged_plugin.stderr_tail(10_000)
+    )
     assert SECRET not in everything_written
 
     ok = packaged_plugin.validate_provider_credentials({"base_url": fake_ollama.url, "api_key": "the-right-key"})

@@ -99,16 +99,12 @@ def _write(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_text(content, encoding="utf-8")
 
 
-def make_plugin(
-    root: Path, manifest: dict[str, Any] | None = None, provider: dict[str, Any] | None = None
-) -> Path:
+def make_plugin(root: Path, manifest: dict[str, Any] | None = None, provider: dict[str, Any] | None = None) -> Path:
     _write(
         root,
         {
             "manifest.yaml": yaml.safe_dump(manifest or VALID_MANIFEST, allow_unicode=True, sort_keys=False),
-            "provider/demo.yaml": yaml.safe_dump(
-                provider or VALID_PROVIDER, allow_unicode=True, sort_keys=False
-            ),
+            "provider/demo.yaml": yaml.safe_dump(provider or VALID_PROVIDER, allow_unicode=True, sort_keys=False),
             "provider/demo.py": "class DemoProvider:\n    pass\n",
             "models/llm/llm.py": "class DemoLLM:\n    pass\n",
             "_assets/icon.svg": SVG,
@@ -554,9 +550,7 @@ def test_size_limit_is_inclusive(plugin_dir: Path) -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not (REPO_ROOT / "provider" / "ollama.yaml").is_file(), reason="provider YAML not written yet"
-)
+@pytest.mark.skipif(not (REPO_ROOT / "provider" / "ollama.yaml").is_file(), reason="provider YAML not written yet")
 def test_repo_plugin_passes_check() -> None:
     completed = subprocess.run(
         [sys.executable, str(TOOL_PATH), "--check"],
