@@ -14,7 +14,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,8 +138,16 @@ class OllamaClient:
     def get_json(self, path: str, *, model: str | None = None) -> dict[str, Any]:
         return self._request_json("GET", path, None, model)
 
-    def post_json(self, path: str, body: dict[str, Any], *, model: str | None = None) -> dict[str, Any]:
-        return self._request_json("POST", path, body, model)
+    def post_json(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        model: str | None = None,
+        decode: Callable[[bytes], Any] = json.loads,
+    ) -> dict[str, Any]:
+        """POST and return the JSON object answered; `decode` may be a faster parser for large bodies."""
+        return self._request_json("POST", path, body, model, decode)
 
     def stream(self, path: str, body: dict[str, Any], *, model: str | None = None) -> Iterator[dict[str, Any]]:
         """POST and yield each NDJSON object of the streamed answer, ending after `done: true`.
@@ -191,7 +199,14 @@ class OllamaClient:
     def _url(self, path: str) -> str:
         return self.config.base_url + path
 
-    def _request_json(self, method: str, path: str, body: dict[str, Any] | None, model: str | None) -> dict[str, Any]:
+    def _request_json(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        model: str | None,
+        decode: Callable[[bytes], Any] = json.loads,
+    ) -> dict[str, Any]:
         url = self._url(path)
         response = self._send(method, path, body, model, stream=False)
         try:
@@ -216,7 +231,7 @@ class OllamaClient:
         finally:
             response.close()
         try:
-            payload = json.loads(content)
+            payload = decode(content)
         except ValueError:
             _, said = describe_body(content, response.headers.get("content-type"))
             raise OllamaConnectionError(
