@@ -11,6 +11,7 @@ from .server import (
     generate_chunk,
     load_ndjson_lines,
     load_ndjson_objects,
+    logprob_entry,
     shared_example_path,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "generate_chunk",
     "load_ndjson_lines",
     "load_ndjson_objects",
+    "logprob_entry",
     "shared_example_path",
 ]

@@ -191,6 +191,7 @@ def chat_chunk(
     done_reason: str | None = None,
     prompt_eval_count: int | None = None,
     eval_count: int | None = None,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if thinking is not None:
@@ -201,6 +202,8 @@ def chat_chunk(
     if done:
         chunk["done_reason"] = done_reason or "stop"
         chunk.update(final_metrics(prompt_eval_count or 0, eval_count or 0))
+    if logprobs is not None:
+        chunk["logprobs"] = logprobs
     return chunk
 
 
@@ -213,6 +216,7 @@ def generate_chunk(
     done_reason: str | None = None,
     prompt_eval_count: int | None = None,
     eval_count: int | None = None,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     chunk: dict[str, Any] = {"model": model, "created_at": CREATED_AT, "response": response}
     if thinking is not None:
@@ -221,7 +225,33 @@ def generate_chunk(
     if done:
         chunk["done_reason"] = done_reason or "stop"
         chunk.update(final_metrics(prompt_eval_count or 0, eval_count or 0))
+    if logprobs is not None:
+        chunk["logprobs"] = logprobs
     return chunk
+
+
+# Ollama 0.12.11 added `logprobs`/`top_logprobs` to chat and generate; older servers ignore both fields.
+LOGPROBS_MIN_VERSION = "0.12.11"
+MAX_TOP_LOGPROBS = 20
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """(major, minor, patch) of "0.12.11" or "0.13.0-rc1"; unparseable parts count as 0."""
+    numbers = []
+    for part in version.split("-", 1)[0].split(".")[:3]:
+        numbers.append(int(part) if part.isdigit() else 0)
+    return tuple(numbers + [0] * (3 - len(numbers)))
+
+
+def logprob_entry(token: str, logprob: float, top: Sequence[tuple[str, float]] | None = None) -> dict[str, Any]:
+    """One element of a response's `logprobs` list (api/types.go Logprob), with `top_logprobs` when given."""
+    entry: dict[str, Any] = {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+    if top is not None:
+        entry["top_logprobs"] = [
+            {"token": alternative, "logprob": value, "bytes": list(alternative.encode("utf-8"))}
+            for alternative, value in top
+        ]
+    return entry
 
 
 # --- model registry ----------------------------------------------------------------------------------
@@ -580,13 +610,23 @@ class FakeOllama:
         if isinstance(resolved, Scenario):
             return resolved
         body, name = resolved
+        top = self._top_logprobs(body)
+        if isinstance(top, Scenario):
+            return top
         words = ["Hello", "!", " How can I help?"]
         if body.get("stream", True):
             return Scenario.ndjson(
-                [chat_chunk(name, word) for word in words]
+                [chat_chunk(name, word, logprobs=self._word_logprobs(top, [word])) for word in words]
                 + [chat_chunk(name, done=True, prompt_eval_count=12, eval_count=len(words))]
             )
-        final = chat_chunk(name, "".join(words), done=True, prompt_eval_count=12, eval_count=len(words))
+        final = chat_chunk(
+            name,
+            "".join(words),
+            done=True,
+            prompt_eval_count=12,
+            eval_count=len(words),
+            logprobs=self._word_logprobs(top, words),
+        )
         return Scenario.json(final)
 
     def _generate(self, request: RecordedRequest) -> Scenario:
@@ -594,14 +634,46 @@ class FakeOllama:
         if isinstance(resolved, Scenario):
             return resolved
         body, name = resolved
+        top = self._top_logprobs(body)
+        if isinstance(top, Scenario):
+            return top
         words = ["Once", " upon", " a", " time."]
         if body.get("stream", True):
             return Scenario.ndjson(
-                [generate_chunk(name, word) for word in words]
+                [generate_chunk(name, word, logprobs=self._word_logprobs(top, [word])) for word in words]
                 + [generate_chunk(name, done=True, prompt_eval_count=8, eval_count=len(words))]
             )
-        final = generate_chunk(name, "".join(words), done=True, prompt_eval_count=8, eval_count=len(words))
+        final = generate_chunk(
+            name,
+            "".join(words),
+            done=True,
+            prompt_eval_count=8,
+            eval_count=len(words),
+            logprobs=self._word_logprobs(top, words),
+        )
         return Scenario.json(final)
+
+    def _top_logprobs(self, body: dict[str, Any]) -> int | Scenario | None:
+        """How many alternatives per token to answer, None for no logprobs, or the 400 for a bad count."""
+        if version_tuple(self.version) < version_tuple(LOGPROBS_MIN_VERSION):
+            return None  # the fields are unknown to older servers and silently ignored
+        top = body.get("top_logprobs", 0)
+        if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_LOGPROBS:
+            return Scenario.error(400, f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
+        if not body.get("logprobs") and top == 0:
+            return None
+        return top
+
+    @staticmethod
+    def _word_logprobs(top: int | None, words: Sequence[str]) -> list[dict[str, Any]] | None:
+        """Each word as one token that was very likely, followed by made-up less likely alternatives."""
+        if top is None:
+            return None
+        entries = []
+        for word in words:
+            alternatives = [(word, -0.05)] + [(f"<alt{rank}>", -3.0 - rank) for rank in range(1, top)]
+            entries.append(logprob_entry(word, -0.05, alternatives[:top] if top else None))
+        return entries
 
     def _embed(self, request: RecordedRequest) -> Scenario:
         body = self._body(request)
