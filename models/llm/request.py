@@ -1,0 +1,95 @@
+"""Assemble one Ollama request (path and body) from Dify's invoke arguments.
+
+Always streams, also for Dify's blocking calls: the client's read timeout then bounds the silence
+between chunks instead of the whole answer, so a long answer cannot time out while tokens flow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dify_plugin.entities.model.message import ImagePromptMessageContent, PromptMessage, PromptMessageTool
+
+from models.llm.images import image_to_base64
+from models.llm.messages import ImageFetcher, to_generate_fields, to_ollama_messages, to_ollama_tools
+from models.llm.parameters import request_parameters
+from models.llm.schema import CHAT, Capabilities, LLMSettings, effective_context_size
+
+logger = logging.getLogger(__name__)
+
+CHAT_PATH = "/api/chat"
+GENERATE_PATH = "/api/generate"
+
+
+@dataclass(frozen=True)
+class OllamaRequest:
+    path: str
+    body: dict[str, Any]
+    show_thinking: bool
+
+    @property
+    def context_window(self) -> int | None:
+        return self.body["options"].get("num_ctx")
+
+    @property
+    def chat(self) -> bool:
+        return self.path == CHAT_PATH
+
+
+def has_images(messages: Sequence[PromptMessage]) -> bool:
+    return any(
+        isinstance(part, ImagePromptMessageContent)
+        for message in messages
+        if isinstance(message.content, list)
+        for part in message.content
+    )
+
+
+def build_request(
+    model: str,
+    settings: LLMSettings,
+    capabilities: Capabilities,
+    messages: Sequence[PromptMessage],
+    model_parameters: dict[str, Any],
+    tools: Sequence[PromptMessageTool] | None = None,
+    stop: Sequence[str] | None = None,
+    fetch_image: ImageFetcher = image_to_base64,
+) -> OllamaRequest:
+    """Raises ValueError (a bad request for Dify) with what to change when the input cannot be sent."""
+    if capabilities.vision is False and has_images(messages):
+        # Ollama would silently ignore the images and the model would answer without seeing them.
+        raise ValueError(
+            f"Model '{model}' cannot read images (Ollama does not list 'vision' among its capabilities, or "
+            "Vision support is set to No). Use a vision model such as llava, gemma3 or qwen2.5vl, or remove "
+            "the image."
+        )
+    params = request_parameters(
+        model_parameters,
+        context_size=effective_context_size(settings, capabilities),
+        max_tokens=settings.max_tokens,
+        stop=stop,
+        thinking=capabilities.thinking,
+    )
+    body: dict[str, Any] = {"model": model}
+    if settings.mode == CHAT:
+        path = CHAT_PATH
+        body["messages"] = to_ollama_messages(messages, fetch_image)
+        if tools:
+            if capabilities.tool_call is False:
+                logger.warning(
+                    "model %s has no tool calling; the %d tool(s) Dify sent were not passed", model, len(tools)
+                )
+            else:
+                body["tools"] = to_ollama_tools(tools)
+    else:
+        path = GENERATE_PATH
+        body.update(to_generate_fields(messages, fetch_image))
+        if tools:
+            logger.warning("completion mode (/api/generate) cannot call tools; %d tool(s) were not passed", len(tools))
+    body["stream"] = True
+    body.update(params.fields)
+    body["options"] = params.options
+    return OllamaRequest(path=path, body=body, show_thinking=params.show_thinking)

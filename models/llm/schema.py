@@ -1,0 +1,247 @@
+"""LLM credentials + what Ollama says about the model (/api/show) -> the model schema Dify sees.
+
+Each capability switch is Auto (ask Ollama), Yes or No. Auto reads `capabilities` from /api/show,
+cached per server, key and model for a few minutes (Dify asks for the schema on every call). When
+/api/show cannot be reached the schema is still built, from the manual values, with the unknown
+capabilities left off; a failed lookup is remembered briefly so a down server does not cost a
+connection attempt on each of Dify's schema requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dify_plugin.entities import I18nObject
+from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType
+
+from models.connection import client_config
+from models.llm.parameters import MIN_CONTEXT_SIZE, parameter_rules
+from ollama_client import ModelInfo, OllamaClient, OllamaError, RetryPolicy, get_model_info
+
+logger = logging.getLogger(__name__)
+
+# Credential field names (provider/ollama.yaml).
+MODE = "llm_mode"
+CONTEXT_SIZE = "llm_context_size"
+MAX_TOKENS = "llm_max_tokens"
+VISION = "llm_vision"
+TOOL_CALL = "llm_tool_call"
+THINKING = "llm_thinking"
+STRUCTURED_OUTPUT = "llm_structured_output"
+
+AUTO, YES, NO = "auto", "true", "false"
+CHAT, COMPLETION = "chat", "completion"
+DEFAULT_CONTEXT_SIZE = 8192
+DEFAULT_MAX_TOKENS = 8192
+FAILED_LOOKUP_TTL_SECONDS = 20.0
+
+_SWITCH_LABELS = {
+    VISION: "Vision support",
+    TOOL_CALL: "Tool calling support",
+    THINKING: "Thinking support",
+    STRUCTURED_OUTPUT: "Structured output support",
+}
+# Switch -> (LLMSettings field, the /api/show capability it follows on Auto).
+_CAPABILITY_OF = {VISION: ("vision", "vision"), TOOL_CALL: ("tool_call", "tools"), THINKING: ("thinking", "thinking")}
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """The LLM credential fields, parsed."""
+
+    mode: str = CHAT
+    context_size: int = DEFAULT_CONTEXT_SIZE
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    vision: str = AUTO
+    tool_call: str = AUTO
+    thinking: str = AUTO
+    structured_output: str = AUTO
+
+    @property
+    def needs_model_info(self) -> bool:
+        return AUTO in (self.vision, self.tool_call, self.thinking, self.structured_output)
+
+
+def _switch(credentials: Mapping[str, Any], name: str, strict: bool) -> str:
+    raw = credentials.get(name)
+    value = str(raw).strip().lower() if raw is not None else ""
+    if value in ("", AUTO):
+        return AUTO
+    if value in (YES, "yes", "1", "on"):
+        return YES
+    if value in (NO, "no", "0", "off"):
+        return NO
+    if strict:
+        raise ValueError(f"{_SWITCH_LABELS[name]} must be Auto, Yes or No, not '{raw}'.")
+    return AUTO
+
+
+def _whole_number(
+    credentials: Mapping[str, Any], name: str, label: str, default: int, minimum: int, strict: bool
+) -> int:
+    raw = credentials.get(name)
+    if raw is None or not str(raw).strip():
+        return default
+    text = str(raw).strip()
+    value = int(text) if text.isdigit() else 0
+    if value >= minimum:
+        return value
+    if strict:
+        raise ValueError(f"{label} must be a whole number of tokens, at least {minimum}; '{raw}' is not.")
+    logger.warning("ignoring unusable %s %r; using %d", name, raw, default)
+    return default
+
+
+def read_settings(credentials: Mapping[str, Any], *, strict: bool = False) -> LLMSettings:
+    """Parse the LLM fields; bad values raise ValueError when `strict`, else fall back to defaults."""
+    mode = str(credentials.get(MODE) or CHAT).strip().lower()
+    if mode not in (CHAT, COMPLETION):
+        if strict:
+            raise ValueError(f"Mode must be 'chat' or 'completion', not '{credentials.get(MODE)}'.")
+        mode = CHAT
+    return LLMSettings(
+        mode=mode,
+        context_size=_whole_number(
+            credentials, CONTEXT_SIZE, "Model context size", DEFAULT_CONTEXT_SIZE, MIN_CONTEXT_SIZE, strict
+        ),
+        max_tokens=_whole_number(credentials, MAX_TOKENS, "Upper bound for max tokens", DEFAULT_MAX_TOKENS, 1, strict),
+        vision=_switch(credentials, VISION, strict),
+        tool_call=_switch(credentials, TOOL_CALL, strict),
+        thinking=_switch(credentials, THINKING, strict),
+        structured_output=_switch(credentials, STRUCTURED_OUTPUT, strict),
+    )
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the model can do after applying the switches. None: Auto, and Ollama did not say."""
+
+    vision: bool | None
+    tool_call: bool | None
+    thinking: bool | None
+    structured_output: bool
+    context_limit: int | None  # the trained context length from /api/show
+
+
+def _resolve(switch: str, info: ModelInfo | None, capability: str) -> bool | None:
+    if switch == YES:
+        return True
+    if switch == NO:
+        return False
+    return info.has(capability) if info is not None else None
+
+
+def resolve_capabilities(settings: LLMSettings, info: ModelInfo | None) -> Capabilities:
+    if settings.structured_output == AUTO:
+        # Any completion model takes a `format` schema (Ollama 0.5.0+); there is no capability for it.
+        structured = info is None or info.has("completion") is not False
+    else:
+        structured = settings.structured_output == YES
+    return Capabilities(
+        vision=_resolve(settings.vision, info, "vision"),
+        tool_call=_resolve(settings.tool_call, info, "tools"),
+        thinking=_resolve(settings.thinking, info, "thinking"),
+        structured_output=structured,
+        context_limit=info.context_length if info is not None else None,
+    )
+
+
+_failed_lookups: dict[tuple[Any, ...], float] = {}
+_failed_lock = threading.Lock()
+
+
+def lookup_model_info(credentials: Mapping[str, Any], model: str) -> ModelInfo | None:
+    """ModelInfo from the cached /api/show, or None when the server cannot tell us right now."""
+    try:
+        config = client_config(credentials)
+    except OllamaError:
+        return None
+    key = (config.pool_key(), model)
+    failed_at = _failed_lookups.get(key)
+    if failed_at is not None and time.monotonic() - failed_at < FAILED_LOOKUP_TTL_SECONDS:
+        return None
+    try:
+        # One attempt: the schema must not wait through the client's connection retries.
+        return get_model_info(OllamaClient(config, retry=RetryPolicy(attempts=1)), model)
+    except OllamaError as error:
+        logger.warning("capabilities of %s unknown (%s); building the schema from the manual settings", model, error)
+        with _failed_lock:
+            if len(_failed_lookups) > 256:
+                _failed_lookups.clear()
+            _failed_lookups[key] = time.monotonic()
+        return None
+
+
+def forget_failed_lookups() -> None:
+    with _failed_lock:
+        _failed_lookups.clear()
+
+
+def effective_context_size(settings: LLMSettings, capabilities: Capabilities) -> int:
+    """The context Ollama will actually run with: the setting, capped at the trained length."""
+    limit = capabilities.context_limit
+    return min(settings.context_size, limit) if limit else settings.context_size
+
+
+def features(settings: LLMSettings, capabilities: Capabilities) -> list[ModelFeature]:
+    found: list[ModelFeature] = []
+    # /api/generate has no tools; completion mode never advertises them.
+    if capabilities.tool_call and settings.mode == CHAT:
+        found += [ModelFeature.TOOL_CALL, ModelFeature.MULTI_TOOL_CALL, ModelFeature.STREAM_TOOL_CALL]
+    if capabilities.vision:
+        found.append(ModelFeature.VISION)
+    if capabilities.structured_output:
+        found.append(ModelFeature.STRUCTURED_OUTPUT)
+    return found
+
+
+def build_schema(model: str, settings: LLMSettings, capabilities: Capabilities) -> AIModelEntity:
+    context_size = effective_context_size(settings, capabilities)
+    return AIModelEntity(
+        model=model,
+        label=I18nObject(en_US=model, zh_Hans=model),
+        model_type=ModelType.LLM,
+        fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
+        features=features(settings, capabilities),
+        model_properties={ModelPropertyKey.MODE: settings.mode, ModelPropertyKey.CONTEXT_SIZE: context_size},
+        parameter_rules=parameter_rules(
+            max_tokens=settings.max_tokens,
+            context_size=context_size,
+            context_limit=capabilities.context_limit,
+            thinking=capabilities.thinking,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """Everything the adapter needs about one configured model."""
+
+    settings: LLMSettings
+    capabilities: Capabilities
+    schema: AIModelEntity
+
+
+def model_profile(model: str, credentials: Mapping[str, Any]) -> ModelProfile:
+    settings = read_settings(credentials)
+    info = lookup_model_info(credentials, model) if settings.needs_model_info else None
+    capabilities = resolve_capabilities(settings, info)
+    return ModelProfile(settings, capabilities, build_schema(model, settings, capabilities))
+
+
+def switched_on_but_missing(settings: LLMSettings, info: ModelInfo) -> list[str]:
+    """Messages for switches set to Yes that the model's reported capabilities contradict."""
+    problems = []
+    for name, (setting, capability) in _CAPABILITY_OF.items():
+        if getattr(settings, setting) == YES and info.has(capability) is False:
+            problems.append(
+                f"{_SWITCH_LABELS[name]} is set to Yes, but Ollama reports that '{info.name}' has no "
+                f"'{capability}' capability (it has: {', '.join(sorted(info.capabilities or ())) or 'none'}). "
+                "Set it to Auto or No, or pick a model that has it."
+            )
+    return problems

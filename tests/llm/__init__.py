@@ -1,0 +1,1 @@
+"""Unit tests of the LLM model type (models/llm)."""
