@@ -36,3 +36,17 @@ package: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache
+
+# Try the plugin's model classes against a live Ollama before uploading it to Dify:
+#   make try [BASE_URL=http://host:11434] [API_KEY=…] [MODEL=…] [TOOL_MODEL=…] [EMBEDDING_MODEL=…]
+#            [RERANK_METHOD=embedding_similarity|llm_judge|compatible_service] [RERANK_MODEL=…] [RERANK_URL=…]
+#            [PROMPT=…] [ARGS=…]
+# The key travels in the environment (OLLAMA_API_KEY), never on a command line that make or ps would show.
+try_option = $(if $(2),$(1) '$(subst ','\'',$(2))')
+.PHONY: try
+try: export OLLAMA_API_KEY := $(if $(API_KEY),$(API_KEY),$(OLLAMA_API_KEY))
+try: $(STAMP)
+	@$(PY) tools/try_ollama.py $(call try_option,--base-url,$(BASE_URL)) $(call try_option,--model,$(MODEL)) \
+	  $(call try_option,--tool-model,$(TOOL_MODEL)) $(call try_option,--embedding-model,$(EMBEDDING_MODEL)) \
+	  $(call try_option,--rerank-method,$(RERANK_METHOD)) $(call try_option,--rerank-model,$(RERANK_MODEL)) \
+	  $(call try_option,--rerank-url,$(RERANK_URL)) $(call try_option,--prompt,$(PROMPT)) $(ARGS)
