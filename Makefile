@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint format package bench clean setup
+.PHONY: test lint format package bench bench-short clean setup
 
 setup: $(STAMP)
 
@@ -33,6 +33,13 @@ format: $(STAMP)
 
 package: $(STAMP)
 	$(PY) tools/package.py
+
+# Benchmarks against floors measured in the same run (bench/README.md); table on stdout, JSON in bench/results/.
+bench: $(STAMP)
+	$(PY) -m bench
+
+bench-short: $(STAMP)
+	$(PY) -m bench --short
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache

@@ -21,8 +21,16 @@ from typing import Any
 import httpx
 
 from ollama_client.base_url import normalise_base_url
+from ollama_client.chunked import (
+    ChunkedBody,
+    close_response,
+    expect_chunked_body,
+    install_chunked_reader,
+    take_chunked_body,
+)
 from ollama_client.errors import (
     DOCKER_HINT,
+    OllamaConfigError,
     OllamaConnectionError,
     OllamaError,
     OllamaServerBusyError,
@@ -62,6 +70,15 @@ class ClientConfig:
     api_key: str | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT_SECONDS
 
+    def __post_init__(self) -> None:
+        # httpx would otherwise fail with an error quoting the whole header, key included (line breaks), or with
+        # a bare UnicodeEncodeError (non-ASCII letters).
+        if self.api_key and not all(" " <= char <= "~" for char in self.api_key):
+            raise OllamaConfigError(
+                "The API key contains a line break, control character or non-ASCII character, which cannot be "
+                "sent in an HTTP header. Paste the key again without extra characters."
+            )
+
     @classmethod
     def create(cls, base_url: str | None, api_key: str | None = None, timeout: float | None = None) -> ClientConfig:
         return cls(
@@ -99,6 +116,7 @@ def pooled_http_client(config: ClientConfig) -> httpx.Client:
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=32),
                 follow_redirects=False,
             )
+            install_chunked_reader(client)  # streamed answers skip h11's per-chunk work (chunked.py)
             _pools[key] = client
         return client
 
@@ -154,14 +172,34 @@ class OllamaClient:
 
         Raises an OllamaError subclass for every failure, also after some objects were yielded.
         """
+        for batch in self.stream_batches(path, body, model=model):
+            yield from batch
+
+    def stream_batches(
+        self, path: str, body: dict[str, Any], *, model: str | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Like `stream`, but the objects come in lists: all those completed by one network read (many when
+        the reader fell behind the server, usually one). A list is yielded as soon as its read returns:
+        nothing ever waits for more data to fill it.
+        """
         url = self._url(path)
-        response = self._send("POST", path, body, model, stream=True)
+        with expect_chunked_body():
+            response = self._send("POST", path, body, model, stream=True)
         reader = NDJSONStreamReader(source=f"Ollama at {url}" + (f" (model '{model}')" if model else ""))
+        chunked_body: ChunkedBody | None = None
         try:
             try:
-                for data in response.iter_bytes():
-                    yield from reader.feed(data)
-                yield from reader.finish()
+                # Ollama's chunked body read a socket read at a time (see chunked.py); httpx's own reading
+                # wherever that does not apply (proxies, other encodings, mocked transports).
+                chunked_body = take_chunked_body(response)
+                feed = reader.feed_batch
+                for data in chunked_body if chunked_body is not None else response.iter_bytes():
+                    objects = feed(data)
+                    if objects:
+                        yield objects
+                        reader.raise_pending()
+                for last in reader.finish():
+                    yield [last]
             except httpx.TimeoutException as exc:
                 raise OllamaTimeoutError(
                     f"Ollama at {url} (model '{model}') sent nothing for {self.config.timeout:g} s in the middle "
@@ -182,7 +220,7 @@ class OllamaClient:
             self._redacted(exc)
             raise
         finally:
-            response.close()
+            close_response(response, chunked_body)
 
     def version(self) -> str:
         return str(self.get_json("/api/version").get("version", ""))
@@ -234,12 +272,14 @@ class OllamaClient:
             payload = decode(content)
         except ValueError:
             _, said = describe_body(content, response.headers.get("content-type"))
-            raise OllamaConnectionError(
-                f"{url} answered HTTP {response.status_code} with {said} instead of Ollama's JSON. "
-                "Check that the Base URL points at the Ollama server.",
-                status=response.status_code,
-                url=url,
-                model=model,
+            raise self._redacted(
+                OllamaConnectionError(
+                    f"{url} answered HTTP {response.status_code} with {said} instead of Ollama's JSON. "
+                    "Check that the Base URL points at the Ollama server.",
+                    status=response.status_code,
+                    url=url,
+                    model=model,
+                )
             ) from None
         if not isinstance(payload, dict):
             raise OllamaConnectionError(
@@ -276,12 +316,12 @@ class OllamaClient:
             except httpx.ConnectError as exc:
                 last_error = self._connect_error(exc, url, model)
                 continue
-            except httpx.RemoteProtocolError as exc:
-                # The server closed the connection before any response byte (e.g. a stale
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                # The server closed or reset the connection before any response byte (e.g. a stale
                 # pooled connection or a server restarting): nothing was streamed, safe to retry.
                 last_error = OllamaConnectionError(
-                    f"Ollama at {url} closed the connection without answering ({exc}). Check that the "
-                    "server is running and not restarting.",
+                    f"Ollama at {url} closed the connection without answering ({type(exc).__name__}: "
+                    f"{exc or 'closed'}). Check that the server is running and not restarting or out of memory.",
                     url=url,
                     model=model,
                 )
@@ -321,7 +361,7 @@ class OllamaClient:
                 retry_after=response.headers.get("retry-after"),
             )
             if isinstance(error, OllamaServerBusyError):
-                last_error = error
+                last_error = self._redacted(error)  # it is logged before the retry
                 continue
             raise self._redacted(error)
         assert last_error is not None

@@ -108,6 +108,18 @@ class OllamaStreamError(OllamaError):
     """The response stream broke: an error line, a non-JSON line, or no final `done` chunk."""
 
 
+def redact_secret[E: BaseException](error: E, secret: str | None) -> E:
+    """Replace `secret` by *** in the error's text (for clients that quote a server's answer in their errors)."""
+    if not secret:
+        return error
+    if isinstance(error, OllamaError):
+        error.message = error.message.replace(secret, "***")
+        if error.ollama_message:
+            error.ollama_message = error.ollama_message.replace(secret, "***")
+    error.args = tuple(arg.replace(secret, "***") if isinstance(arg, str) else arg for arg in error.args)
+    return error
+
+
 def _who(model: str | None, url: str) -> str:
     return f"Ollama at {url}" + (f" (model '{model}')" if model else "")
 

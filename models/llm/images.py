@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -73,9 +74,11 @@ def download_image(
     timeout: float = DOWNLOAD_TIMEOUT_SECONDS,
     max_redirects: int = MAX_REDIRECTS,
 ) -> str:
-    """GET an http(s) image and return it base64-encoded."""
+    """GET an http(s) image and return it base64-encoded; `timeout` bounds the whole download, redirects included."""
     current = url
-    with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=False) as client:
+    # A server trickling bytes must not hold the request longer than `timeout`: each step gets what is left.
+    deadline = time.monotonic() + timeout
+    with httpx.Client(follow_redirects=False) as client:
         for _ in range(max_redirects + 1):
             scheme = urlsplit(current).scheme.lower()
             if scheme not in _ALLOWED_SCHEMES:
@@ -84,14 +87,16 @@ def download_image(
                     "and base64 data can be sent to Ollama."
                 )
             try:
-                with client.stream("GET", current, headers={"Accept": "image/*"}) as response:
+                remaining = _remaining(deadline)
+                step_timeout = httpx.Timeout(remaining, connect=min(remaining, 10.0))
+                with client.stream("GET", current, headers={"Accept": "image/*"}, timeout=step_timeout) as response:
                     if response.is_redirect:
                         location = response.headers.get("location")
                         if not location:
                             raise ImageInputError(f"Image URL {_shown(current)} redirects without a target.")
                         current = urljoin(current, location)
                         continue
-                    return _read_image(response, current, max_bytes)
+                    return _read_image(response, current, max_bytes, deadline)
             except httpx.TimeoutException as exc:
                 raise ImageInputError(
                     f"Downloading the image {_shown(current)} took longer than {timeout:g} s. {_FILES_URL_HINT}"
@@ -103,7 +108,15 @@ def download_image(
     raise ImageInputError(f"Image URL {_shown(url)} redirects more than {max_redirects} times.")
 
 
-def _read_image(response: httpx.Response, url: str, max_bytes: int) -> str:
+def _remaining(deadline: float) -> float:
+    """Seconds left until `deadline`; raises httpx.ReadTimeout (reported like any timeout) when none are."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpx.ReadTimeout("image download deadline passed")
+    return left
+
+
+def _read_image(response: httpx.Response, url: str, max_bytes: int, deadline: float) -> str:
     if response.status_code != 200:
         raise ImageInputError(
             f"Downloading the image {_shown(url)} failed with HTTP {response.status_code}. {_FILES_URL_HINT}"
@@ -122,6 +135,7 @@ def _read_image(response: httpx.Response, url: str, max_bytes: int) -> str:
         data += piece
         if len(data) > max_bytes:
             raise ImageInputError(f"The image {_shown(url)} is larger than {limit_mb}; send a smaller image.")
+        _remaining(deadline)
     if not data:
         raise ImageInputError(f"The image {_shown(url)} is empty.")
     if content_type in _GENERIC_TYPES and not _looks_like_image(bytes(data[:16])):

@@ -109,11 +109,15 @@ class OllamaLargeLanguageModel(OllamaInvokeErrors, LargeLanguageModel):
     def _stream(
         self, client: OllamaClient, request: OllamaRequest, model: str, translator: StreamTranslator
     ) -> Iterator[LLMResultChunk]:
-        feed = translator.feed
-        for chunk in client.stream(request.path, request.body, model=model):
-            dify_chunk = feed(chunk)
-            if dify_chunk is not None:
-                yield dify_chunk
+        # Each batch is what one network read completed: text deltas in it leave merged, at once.
+        feed, translate = translator.feed, translator.translate
+        for batch in client.stream_batches(request.path, request.body, model=model):
+            if len(batch) == 1:  # the usual case while the model generates: translate() minus its set-up
+                dify_chunk = feed(batch[0])
+                if dify_chunk is not None:
+                    yield dify_chunk
+            else:
+                yield from translate(batch)
         translator.finish()
 
     # -- tokens ----------------------------------------------------------------------------------

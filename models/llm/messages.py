@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,8 +26,6 @@ from dify_plugin.entities.model.message import (
 )
 
 from models.llm.images import image_to_base64
-
-logger = logging.getLogger(__name__)
 
 ImageFetcher = Callable[[ImagePromptMessageContent], str]
 
@@ -46,6 +43,10 @@ _ROLES = {
 
 class UnsupportedContentError(ValueError):
     """The message holds content Ollama's API cannot carry."""
+
+
+class InvalidToolArgumentsError(ValueError):
+    """An assistant tool call in the history has arguments that are not a JSON object."""
 
 
 def split_thinking(content: str) -> tuple[str | None, str]:
@@ -97,8 +98,12 @@ def _arguments_object(arguments: str, function: str) -> dict[str, Any]:
         value = None
     if isinstance(value, dict):
         return value
-    logger.warning("arguments of an earlier call to %s are not a JSON object; sent wrapped as 'input'", function)
-    return {"input": arguments}
+    # Guessing a shape would show the model a call it never made; say what is wrong instead.
+    raise InvalidToolArgumentsError(
+        f"The conversation history holds a call to the tool '{function}' whose arguments are not a JSON object "
+        f"({arguments[:200]!r}); Ollama accepts only an object there. Start a new conversation, or correct that "
+        "tool call in the history."
+    )
 
 
 def _assistant_fields(message: PromptMessage, text: str, names_by_id: dict[str, str]) -> dict[str, Any]:

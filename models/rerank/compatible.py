@@ -33,7 +33,7 @@ from ollama_client import (
     OllamaTimeoutError,
 )
 from ollama_client.client import MAX_CONNECT_TIMEOUT_SECONDS, pooled_http_client
-from ollama_client.errors import describe_body
+from ollama_client.errors import describe_body, redact_secret
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +157,7 @@ class CompatibleRerankClient:
     def __init__(self, endpoint: ServiceEndpoint, api_key: str | None, timeout: float) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
+        self._api_key = api_key
         # Built directly: ClientConfig.create would apply Ollama's Base URL rules to a foreign service.
         self._http = pooled_http_client(ClientConfig(base_url=endpoint.origin, api_key=api_key, timeout=timeout))
 
@@ -172,6 +173,16 @@ class CompatibleRerankClient:
         """Scores for the documents (at most `top_n` when everything fits one request), original indexes."""
         if not documents:
             return []
+        try:
+            return self._rerank_all(model, query, documents, top_n, batch_size)
+        except (OllamaError, RerankResponseError) as error:
+            # Errors quote the service's answer, and some services echo the Authorization header.
+            redact_secret(error, self._api_key)
+            raise
+
+    def _rerank_all(
+        self, model: str, query: str, documents: Sequence[str], top_n: int | None, batch_size: int | None
+    ) -> list[ScoredDocument]:
         per_request = batch_size or len(documents)
         single = per_request >= len(documents)
         scored: list[ScoredDocument] = []

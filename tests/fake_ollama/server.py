@@ -13,6 +13,7 @@ import json
 import math
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -85,6 +86,9 @@ class Scenario:
     close_after_parts: int | None = None
     # Reset the connection (RST via SO_LINGER 0) before sending anything.
     reset: bool = False
+    # Reset the connection (RST) after this many parts, once the delay before the next part has passed: a server
+    # process killed in the middle of its answer, as opposed to `close_after_parts` (an orderly FIN).
+    reset_after_parts: int | None = None
 
     @classmethod
     def ndjson(cls, parts: Iterable[Part], *, status: int = 200, **options: Any) -> Scenario:
@@ -109,6 +113,17 @@ class Scenario:
     @classmethod
     def connection_reset(cls) -> Scenario:
         return cls(reset=True)
+
+    @classmethod
+    def html(cls, status: int, title: str, **options: Any) -> Scenario:
+        """An HTML error page as reverse proxies (nginx, Traefik, Cloudflare) answer instead of Ollama."""
+        page = f"<!DOCTYPE html>\n<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>\n"
+        return cls(status=status, parts=(page,), content_type="text/html; charset=utf-8", **options)
+
+    @classmethod
+    def redirect(cls, location: str, *, status: int = 307, **options: Any) -> Scenario:
+        headers = {"Location": location, **options.pop("headers", {})}
+        return cls(status=status, headers=headers, content_type=TEXT_UTF8, **options)
 
     @classmethod
     def from_transcript(cls, path: Path | str, **options: Any) -> Scenario:
@@ -358,7 +373,7 @@ class FakeOllama:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler_class(self))
+        server = _LoopbackServer(("127.0.0.1", 0), _make_handler_class(self))
         server.daemon_threads = True  # a client stuck mid-stream must never keep the test process alive
         self._server = server
         # A short poll interval keeps stop() quick; serve_forever only checks for shutdown between polls.
@@ -700,6 +715,17 @@ class FakeOllama:
 # --- HTTP plumbing ------------------------------------------------------------------------------------
 
 
+class _LoopbackServer(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connections when many clients connect at once (load tests).
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that resets or drops its connection is a scripted fault, not a fake-server failure.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
 def _make_handler_class(fake: FakeOllama) -> type[BaseHTTPRequestHandler]:
     class Handler(_FakeOllamaHandler):
         owner = fake
@@ -785,10 +811,7 @@ class _FakeOllamaHandler(BaseHTTPRequestHandler):
 
     def _play(self, scenario: Scenario) -> None:
         if scenario.reset:
-            # SO_LINGER with a zero timeout turns close() into a TCP RST.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-            self.connection.close()  # no shutdown() first: that would send a FIN instead
+            self._reset_connection()
             return
         if self.owner._sleep(scenario.headers_delay):
             self._abort_connection()
@@ -816,6 +839,9 @@ class _FakeOllamaHandler(BaseHTTPRequestHandler):
             if self.owner._sleep(scenario.delay_before(index)):
                 self._abort_connection()
                 return
+            if scenario.reset_after_parts is not None and index >= scenario.reset_after_parts:
+                self._reset_connection()
+                return
             if scenario.chunked:
                 if payload:  # an empty chunk would end the body early
                     self.wfile.write(b"%X\r\n%s\r\n" % (len(payload), payload))
@@ -825,8 +851,18 @@ class _FakeOllamaHandler(BaseHTTPRequestHandler):
             # Asked to cut at or after the last part: still withhold the chunk terminator.
             self._abort_connection()
             return
+        if scenario.reset_after_parts is not None:
+            self._reset_connection()
+            return
         if scenario.chunked:
             self.wfile.write(b"0\r\n\r\n")
+
+    def _reset_connection(self) -> None:
+        # SO_LINGER with a zero timeout turns close() into a TCP RST.
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()  # no shutdown() first: that would send a FIN instead
 
     def _abort_connection(self) -> None:
         self.close_connection = True
