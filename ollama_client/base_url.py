@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ollama_client.errors import OllamaConfigError
@@ -59,43 +60,52 @@ def _bracket_bare_ipv6(rest: str) -> str:
     return rest
 
 
-def normalise_base_url(raw: str | None) -> str:
-    """Return `scheme://host[:port][/prefix]` or raise OllamaConfigError with a correct example."""
-    text = (raw or "").strip()
+def split_http_url(raw: object, invalid: Callable[[str, str], Exception]) -> tuple[str, str]:
+    """Check what a user typed as a server address and return (`scheme://host[:port]`, path).
+
+    A missing scheme means http://; only http(s) is accepted; a query string or user:password is
+    refused without being echoed, since either may carry a secret. `invalid(shown, problem)` builds
+    the caller's error, so each field can show its own example.
+    """
+    text = ("" if raw is None else str(raw)).strip()
     if not text:
-        raise _invalid("", "it is empty")
+        raise invalid("", "it is empty")
     if not _HAS_SCHEME.match(text):
         text = "http://" + _bracket_bare_ipv6(text)
     try:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError for a non-numeric or out-of-range port
     except ValueError as exc:
-        raise _invalid(text, f"it cannot be parsed ({exc})") from None
+        raise invalid(text, f"it cannot be parsed ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise _invalid(text, f"the scheme '{scheme}' is not supported, use http:// or https://")
+        raise invalid(text, f"the scheme '{scheme}' is not supported, use http:// or https://")
     if parts.query:
         if _SECRET_PARAM.search(parts.query):
             problem = "it carries a credential in its query string; put the key in the API key field instead"
         else:
-            problem = "it has a query string; the Base URL must be the server address only"
-        raise _invalid(f"{scheme}://{parts.hostname or ''}", problem)
+            problem = "it has a query string; enter the server address only"
+        raise invalid(f"{scheme}://{parts.hostname or ''}", problem)
     if parts.username is not None or parts.password is not None:
-        raise _invalid(
+        raise invalid(
             f"{scheme}://{parts.hostname or ''}",
             "it contains a user name or password; put the key in the API key field instead",
         )
     if not parts.hostname:
-        raise _invalid(text, "it has no host name")
+        raise invalid(text, "it has no host name")
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"
-    netloc = host if port is None else f"{host}:{port}"
+    origin = f"{scheme}://{host}" + ("" if port is None else f":{port}")
+    return origin, parts.path.rstrip("/")
 
-    path = parts.path.rstrip("/")
+
+def normalise_base_url(raw: str | None) -> str:
+    """Return `scheme://host[:port][/prefix]` or raise OllamaConfigError with a correct example."""
+    origin, path = split_http_url(raw, _invalid)
     lowered = path.lower()
     for suffix in _API_SUFFIXES:
         if lowered.endswith(suffix):
             path = path[: -len(suffix)].rstrip("/")
             break
-    return f"{scheme}://{netloc}{path}"
+    return origin + path

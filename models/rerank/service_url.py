@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from ollama_client import OllamaConfigError
+from ollama_client.base_url import split_http_url
 
 EXAMPLES = (
     "https://api.jina.ai/v1/rerank, http://host.docker.internal:8080/rerank (TEI) or http://192.168.1.20:8000 (vLLM)"
 )
 ROOT_PATHS = ("/v1/rerank", "/rerank")
 
-_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _ENDPOINT_SEGMENTS = ("rerank", "reranking")
 _VERSION_SEGMENT = re.compile(r"^v\d+$", re.IGNORECASE)
 
@@ -50,33 +49,7 @@ def _invalid(raw: str, problem: str) -> OllamaConfigError:
 
 
 def resolve_service_endpoint(raw: object) -> ServiceEndpoint:
-    text = ("" if raw is None else str(raw)).strip()
-    if not text:
-        raise _invalid("", "it is empty")
-    if not _HAS_SCHEME.match(text):
-        text = "http://" + text
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise _invalid(text, f"it cannot be parsed ({exc})") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise _invalid(text, f"the scheme '{scheme}' is not supported, use http:// or https://")
-    if parts.username is not None or parts.password is not None or parts.query:
-        # Either may carry a secret; never echo it back.
-        raise _invalid(
-            f"{scheme}://{parts.hostname or ''}",
-            "it contains a user name, password or query string; put a key in the API key field instead",
-        )
-    if not parts.hostname:
-        raise _invalid(text, "it has no host name")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    origin = f"{scheme}://{host}" + ("" if port is None else f":{port}")
-
-    path = parts.path.rstrip("/")
+    origin, path = split_http_url(raw, _invalid)
     last_segment = path.rsplit("/", 1)[-1].lower()
     if last_segment in _ENDPOINT_SEGMENTS:
         paths: tuple[str, ...] = (path,)
