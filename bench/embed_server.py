@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench.server_process import ServerProcess  # noqa: E402
 from tests.fake_ollama import FakeOllama, Scenario  # noqa: E402
 from tests.fake_ollama.embed_handler import OllamaEmbedHandler, VectorPool  # noqa: E402
 
@@ -52,50 +52,29 @@ def serve(dims: int, per_request_seconds: float, per_input_seconds: float, conte
         sys.stdin.read()  # serve until the parent closes our stdin (or dies)
 
 
-class EmbedServerProcess:
+class EmbedServerProcess(ServerProcess):
     """Start `bench.embed_server` as a child process; `url` is where it listens."""
 
     def __init__(self, dims: int, per_request_ms: float, per_input_ms: float, context_length: int = 8192) -> None:
-        self.args = [
-            sys.executable,
-            "-m",
+        super().__init__(
             "bench.embed_server",
-            "--dims",
-            str(dims),
-            "--per-request-ms",
-            str(per_request_ms),
-            "--per-input-ms",
-            str(per_input_ms),
-            "--context-length",
-            str(context_length),
-        ]
-        self.process: subprocess.Popen[str] | None = None
-        self.url = ""
+            [
+                "--dims",
+                str(dims),
+                "--per-request-ms",
+                str(per_request_ms),
+                "--per-input-ms",
+                str(per_input_ms),
+                "--context-length",
+                str(context_length),
+            ],
+        )
         self.model = BENCH_MODEL
 
     def __enter__(self) -> EmbedServerProcess:
-        self.process = subprocess.Popen(
-            self.args, cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        if not first:
-            self.process.wait(timeout=10)
-            raise RuntimeError(f"bench.embed_server exited before listening (rc={self.process.returncode})")
-        announced = json.loads(first)
-        self.url, self.model = announced["url"], announced["model"]
+        super().__enter__()
+        self.model = self.announced["model"]
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process is None:
-            return
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 def main() -> None:

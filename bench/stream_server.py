@@ -25,13 +25,14 @@ import json
 import random
 import socket
 import socketserver
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.server_process import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -262,50 +263,25 @@ def serve(chunks: int, paced_chunks: int, pace_seconds: float, first_delay_secon
         server.shutdown()
 
 
-class StreamServerProcess:
+class StreamServerProcess(ServerProcess):
     """Start `bench.stream_server` as a child process; `url` is where it listens."""
 
     def __init__(
         self, chunks: int, paced_chunks: int = 1000, pace_us: float = 400.0, first_delay_ms: float = 30.0
     ) -> None:
-        self.args = [
-            sys.executable,
-            "-m",
+        super().__init__(
             "bench.stream_server",
-            "--chunks",
-            str(chunks),
-            "--paced-chunks",
-            str(paced_chunks),
-            "--pace-us",
-            str(pace_us),
-            "--first-delay-ms",
-            str(first_delay_ms),
-        ]
-        self.process: subprocess.Popen[str] | None = None
-        self.url = ""
-
-    def __enter__(self) -> StreamServerProcess:
-        self.process = subprocess.Popen(
-            self.args, cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [
+                "--chunks",
+                str(chunks),
+                "--paced-chunks",
+                str(paced_chunks),
+                "--pace-us",
+                str(pace_us),
+                "--first-delay-ms",
+                str(first_delay_ms),
+            ],
         )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        if not first:
-            self.process.wait(timeout=10)
-            raise RuntimeError(f"bench.stream_server exited before listening (rc={self.process.returncode})")
-        self.url = json.loads(first)["url"]
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process is None:
-            return
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from dify_plugin.entities.model.llm import LLMResultChunk, LLMUsage
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 
 from models.llm.stream import THINK_CLOSE, THINK_OPEN, StreamTranslator, ThinkingExhaustedError, collect
 from ollama_client import iter_ndjson
+from tests.llm.support import plain_usage
 
 FUZZ = settings(
     max_examples=100,
@@ -42,24 +42,6 @@ ARGUMENTS = st.dictionaries(
 )
 # A few ids so that repeats (which the translator must replace) happen often.
 CALL_ID = st.none() | st.sampled_from(["", "call_a", "call_b", "call_c"])
-
-
-def usage_of(prompt_tokens: int, completion_tokens: int) -> LLMUsage:
-    zero = Decimal(0)
-    return LLMUsage(
-        prompt_tokens=prompt_tokens,
-        prompt_unit_price=zero,
-        prompt_price_unit=zero,
-        prompt_price=zero,
-        completion_tokens=completion_tokens,
-        completion_unit_price=zero,
-        completion_price_unit=zero,
-        completion_price=zero,
-        total_tokens=prompt_tokens + completion_tokens,
-        total_price=zero,
-        currency="USD",
-        latency=0.0,
-    )
 
 
 @st.composite
@@ -226,7 +208,7 @@ def translate(stream: Stream, batch_cuts: list[int] | None) -> list[LLMResultChu
     """Chunk by chunk (`feed`), or in batches as network reads deliver them (`translate`, what the plugin uses)."""
     translator = StreamTranslator(
         "m",
-        usage_of,
+        plain_usage,
         chat=stream.chat,
         show_thinking=stream.show_thinking,
         estimate_prompt_tokens=lambda: PROMPT_ESTIMATE,
@@ -277,7 +259,7 @@ def test_blocking_collector_invariants(stream: Stream) -> None:
         return collect(
             stream.chunks(),
             "m",
-            usage_of,
+            plain_usage,
             chat=stream.chat,
             show_thinking=stream.show_thinking,
             estimate_prompt_tokens=lambda: PROMPT_ESTIMATE,
