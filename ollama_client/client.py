@@ -185,6 +185,15 @@ class OllamaClient:
         url = self._url(path)
         with expect_chunked_body():
             response = self._send("POST", path, body, model, stream=True)
+        if response.headers.get("content-type", "").lower().startswith("text/html"):
+            # A login page or another web app answered 200: say so instead of "a line that is not JSON".
+            try:
+                page = self._read_limited(response)
+            except httpx.HTTPError:
+                page = b""
+            finally:
+                response.close()
+            raise self._not_ollama(url, model, response, page)
         reader = NDJSONStreamReader(source=f"Ollama at {url}" + (f" (model '{model}')" if model else ""))
         chunked_body: ChunkedBody | None = None
         try:
@@ -271,16 +280,7 @@ class OllamaClient:
         try:
             payload = decode(content)
         except ValueError:
-            _, said = describe_body(content, response.headers.get("content-type"))
-            raise self._redacted(
-                OllamaConnectionError(
-                    f"{url} answered HTTP {response.status_code} with {said} instead of Ollama's JSON. "
-                    "Check that the Base URL points at the Ollama server.",
-                    status=response.status_code,
-                    url=url,
-                    model=model,
-                )
-            ) from None
+            raise self._not_ollama(url, model, response, content) from None
         if not isinstance(payload, dict):
             raise OllamaConnectionError(
                 f"{url} answered with JSON that is not an object; check that the Base URL points at Ollama.",
@@ -366,6 +366,21 @@ class OllamaClient:
             raise self._redacted(error)
         assert last_error is not None
         raise self._redacted(last_error)
+
+    def _not_ollama(self, url: str, model: str | None, response: httpx.Response, body: bytes) -> OllamaError:
+        """A 2xx answer that is not Ollama's JSON: the Base URL reaches some other web server."""
+        _, said = describe_body(body, response.headers.get("content-type"))
+        if not said.startswith("an HTML page"):  # that description already says it is not Ollama's JSON
+            said += " instead of Ollama's JSON"
+        return self._redacted(
+            OllamaConnectionError(
+                f"{url} answered HTTP {response.status_code} with {said}. "
+                "Check that the Base URL points at the Ollama server.",
+                status=response.status_code,
+                url=url,
+                model=model,
+            )
+        )
 
     @staticmethod
     def _read_limited(response: httpx.Response) -> bytes:

@@ -274,7 +274,9 @@ def test_ok_status_with_html_is_reported_not_parsed():
             200, content=b"<html><title>Login</title></html>", headers={"content-type": "text/html"}
         )
     )
-    with pytest.raises(OllamaConnectionError, match="HTML page titled 'Login'.*instead of Ollama's JSON"):
+    with pytest.raises(
+        OllamaConnectionError, match="HTML page titled 'Login' .*Check that the Base URL points at the Ollama server"
+    ):
         client().version()
 
 
@@ -329,3 +331,16 @@ def test_timeout_applies_to_reads_and_connect_is_capped():
     http = pooled_http_client(ClientConfig.create(BASE, None, 900))
     assert http.timeout.read == 900
     assert http.timeout.connect == 10
+
+
+@respx.mock
+def test_streamed_request_answered_by_an_html_page_names_it_without_reading_it_as_ndjson():
+    respx.post(f"{BASE}/api/chat").mock(
+        return_value=httpx.Response(
+            200, content=b"<!DOCTYPE html><html><title>Sign in</title></html>", headers={"content-type": "text/html"}
+        )
+    )
+    with pytest.raises(OllamaConnectionError) as caught:
+        list(client().stream("/api/chat", {}, model="m"))
+    assert "answered HTTP 200 with an HTML page titled 'Sign in'" in str(caught.value)
+    assert "Check that the Base URL points at the Ollama server" in str(caught.value)

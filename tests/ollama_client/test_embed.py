@@ -157,7 +157,7 @@ def test_an_answer_without_embeddings_is_an_error(fake_ollama):
 
 def test_a_non_json_answer_is_reported_as_not_ollama(fake_ollama):
     fake_ollama.enqueue("POST", "/api/embed", Scenario.text("<html><title>Login</title></html>"))
-    with pytest.raises(OllamaConnectionError, match="instead of Ollama's JSON"):
+    with pytest.raises(OllamaConnectionError, match="HTML page titled 'Login'.*Check that the Base URL points at"):
         embed(client_for(fake_ollama), MODEL, ["one"])
 
 

@@ -268,8 +268,9 @@ AFTER_OUTPUT = [
     Fault(
         "HTML page with status 200",
         (Scenario.html(200, "Sign in"),),
-        "InvokeServerUnavailableError",
-        WHO + " sent a line that is not JSON: '<!DOCTYPE html>'.",
+        "InvokeConnectionError",
+        "{url}/api/chat answered HTTP 200 with an HTML page titled 'Sign in' (not Ollama's JSON: a reverse proxy "
+        "or another web server answered). Check that the Base URL points at the Ollama server.",
     ),
 ]
 
