@@ -10,14 +10,14 @@ agree (otherwise Ollama silently truncates long prompts at its own default).
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import DefaultParameterName, ParameterRule, ParameterType
+
+from ollama_client.keep_alive import keep_alive_value
 
 THINK_LEVELS = ("low", "medium", "high", "max")
 MIN_CONTEXT_SIZE = 256
@@ -32,10 +32,6 @@ _NUMERIC_OPTIONS = (
     "frequency_penalty",
     "seed",
 )
-# A Go time.ParseDuration string, e.g. "5m", "1h30m", "-1s", "1.5h".
-_GO_DURATION = re.compile(r"[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+")
-_INTEGER = re.compile(r"[-+]?\d+")
-_NUMBER = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?")
 
 
 def _text(en: str, zh: str) -> I18nObject:
@@ -259,32 +255,6 @@ class RequestParameters:
     show_thinking: bool = True  # False for structured output and when the user turned thinking off
 
 
-def coerce_keep_alive(value: Any) -> int | float | str | None:
-    """A keep_alive Ollama accepts: numbers of seconds as JSON numbers, durations like '5m' as strings.
-
-    '-1' sent as a string fails with 400 "time: missing unit in duration", so digits become numbers.
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError(f"keep_alive {value} is not a duration.")
-        return value
-    text = str(value).strip()
-    if not text:
-        return None
-    if _INTEGER.fullmatch(text):
-        return int(text)
-    if _NUMBER.fullmatch(text):
-        return float(text)
-    if _GO_DURATION.fullmatch(text):
-        return text
-    raise ValueError(
-        f"keep_alive '{value}' is not a duration: use e.g. 5m, 1h, 30s, 300 (seconds), -1 (keep the model "
-        "loaded) or 0 (unload right after the answer)."
-    )
-
-
 def parse_json_schema(raw: Any) -> dict[str, Any] | None:
     """The schema Ollama's `format` takes, from the json_schema parameter (raw, or wrapped as {"schema": …})."""
     if raw is None:
@@ -356,7 +326,7 @@ def request_parameters(
     if stops:
         options["stop"] = stops
 
-    keep_alive = coerce_keep_alive(params.get("keep_alive"))
+    keep_alive = keep_alive_value(params.get("keep_alive"))
     if keep_alive is not None:
         result.fields["keep_alive"] = keep_alive
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from models.connection import API_KEY, BASE_URL, TIMEOUT, parse_timeout
 from models.rerank.service_url import ServiceEndpoint, resolve_service_endpoint
+from models.text_embedding.settings import unescape_prefix
 from ollama_client import OllamaConfigError
 from ollama_client.embed import DEFAULT_BATCH_SIZE as DEFAULT_EMBEDDING_BATCH_SIZE
 from ollama_client.embed import MAX_BATCH_SIZE as MAX_EMBEDDING_BATCH_SIZE
@@ -109,15 +110,6 @@ def parse_whole_number(raw: Any, *, label: str, minimum: int, maximum: int, defa
             f"{label} '{raw}' is not usable: enter a whole number from {minimum} to {maximum}{empty}."
         )
     return number
-
-
-def unescape_prefix(raw: str) -> str:
-    r"""Prefixes are used verbatim, except that a typed `\n` becomes a line break (a text field has none).
-
-    >>> unescape_prefix(r"Instruct: find passages\nQuery: ")
-    'Instruct: find passages\nQuery: '
-    """
-    return raw.replace("\\n", "\n")
 
 
 def compatible_settings(credentials: Mapping[str, Any]) -> CompatibleSettings:

@@ -6,12 +6,12 @@ and raises ValueError with a message naming the field and a correct example.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ollama_client.embed import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+from ollama_client.keep_alive import keep_alive_value
 
 # Variable names in provider/ollama.yaml (prefixed: the LLM form has fields of its own).
 CONTEXT_SIZE = "embedding_context_size"
@@ -26,9 +26,6 @@ DOCUMENT_PREFIX = "embedding_document_prefix"
 FALLBACK_CONTEXT_SIZE = 2048
 MAX_CONTEXT_SIZE = 10_000_000
 
-# Go's time.ParseDuration syntax, which Ollama uses for a keep_alive string: "5m", "1h30m", "-1s".
-_GO_DURATION = re.compile(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$")
-_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -51,9 +48,9 @@ class EmbeddingSettings:
             or DEFAULT_BATCH_SIZE,
             truncate=_switch(credentials, TRUNCATE, "Truncate long texts", default=True),
             dimensions=_optional_int(credentials, DIMENSIONS, "Dimensions", 1, 100_000, "256"),
-            keep_alive=parse_keep_alive(credentials.get(KEEP_ALIVE)),
-            query_prefix=_prefix(credentials.get(QUERY_PREFIX)),
-            document_prefix=_prefix(credentials.get(DOCUMENT_PREFIX)),
+            keep_alive=keep_alive_value(credentials.get(KEEP_ALIVE), label="Keep alive"),
+            query_prefix=unescape_prefix(credentials.get(QUERY_PREFIX)),
+            document_prefix=unescape_prefix(credentials.get(DOCUMENT_PREFIX)),
         )
 
     def runner_options(self) -> dict[str, Any]:
@@ -97,30 +94,13 @@ def _switch(credentials: Mapping[str, Any], key: str, label: str, *, default: bo
     raise ValueError(f"{label} must be 'true' or 'false', got '{raw}'.")
 
 
-def parse_keep_alive(raw: Any) -> str | int | float | None:
-    """Ollama's keep_alive: a number of seconds (sent as a JSON number) or a Go duration string.
+def unescape_prefix(raw: Any) -> str:
+    r"""Prefixes are used verbatim (a trailing space matters), except that a typed `\n` becomes a line break
+    (a text field has none).
 
-    "-1" typed in a text field must go out as the number -1: Ollama rejects the string "-1"
-    with "missing unit in duration" (a bug of the official plugin).
+    >>> unescape_prefix(r"Instruct: find passages\nQuery: ")
+    'Instruct: find passages\nQuery: '
     """
-    if _blank(raw):
-        return None
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return raw
-    text = str(raw).strip()
-    if _NUMBER.match(text):
-        number = float(text)
-        return int(number) if number.is_integer() else number
-    if _GO_DURATION.match(text):
-        return text
-    raise ValueError(
-        f"Keep alive '{text}' is not understood. Use a number of seconds (300; -1 keeps the model loaded; "
-        "0 unloads it after each call) or a duration such as 5m, 1h or 1h30m."
-    )
-
-
-def _prefix(raw: Any) -> str:
-    """Prefixes are used verbatim (a trailing space matters); a typed `\\n` becomes a line break."""
     if raw is None:
         return ""
     return str(raw).replace("\\n", "\n")

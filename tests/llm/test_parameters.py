@@ -11,11 +11,11 @@ from dify_plugin.entities.model import DefaultParameterName
 from models.llm.llm import OllamaLargeLanguageModel
 from models.llm.parameters import (
     clean_stop,
-    coerce_keep_alive,
     parameter_rules,
     parse_json_schema,
     request_parameters,
 )
+from ollama_client.keep_alive import keep_alive_value
 
 TEMPLATES = {name.value for name in DefaultParameterName}
 
@@ -115,8 +115,8 @@ def test_stop_is_always_a_json_array() -> None:
     ],
 )
 def test_keep_alive_values_are_sent_with_the_types_ollama_accepts(typed: Any, sent: Any) -> None:
-    assert coerce_keep_alive(typed) == sent
-    assert type(coerce_keep_alive(typed)) is type(sent)
+    assert keep_alive_value(typed) == sent
+    assert type(keep_alive_value(typed)) is type(sent)
     mapped = params({"keep_alive": typed})
     assert mapped.fields.get("keep_alive") == sent
     if sent is not None:

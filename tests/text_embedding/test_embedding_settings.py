@@ -8,10 +8,10 @@ from models.text_embedding.settings import (
     DAEMON_LINE_LIMIT_BYTES,
     EmbeddingSettings,
     largest_safe_batch,
-    parse_keep_alive,
     response_bytes,
 )
 from ollama_client.embed import DEFAULT_BATCH_SIZE
+from ollama_client.keep_alive import keep_alive_value
 
 
 def test_an_empty_form_gives_the_defaults():
@@ -54,8 +54,8 @@ def test_filled_fields_are_typed():
     [("", None), (None, None), ("300", 300), ("-1", -1), ("0", 0), ("1.5", 1.5), ("5m", "5m"), ("1h30m", "1h30m")],
 )
 def test_keep_alive_numbers_go_out_as_numbers_and_durations_as_strings(raw, expected):
-    assert parse_keep_alive(raw) == expected
-    assert type(parse_keep_alive(raw)) is type(expected)
+    assert keep_alive_value(raw) == expected
+    assert type(keep_alive_value(raw)) is type(expected)
 
 
 @pytest.mark.parametrize(
