@@ -84,26 +84,17 @@ class OllamaLargeLanguageModel(OllamaInvokeErrors, LargeLanguageModel):
         def estimate_prompt() -> int:
             return estimate_prompt_tokens(prompt_messages, tools)
 
+        # The blocking collector and the stream translator read the answer the same way.
+        reading: dict[str, Any] = {
+            "chat": request.chat,
+            "show_thinking": request.show_thinking,
+            "estimate_prompt_tokens": estimate_prompt,
+            "context_window": request.context_window,
+        }
         if not stream:
             # Streamed from Ollama all the same (see request.py), collected into one result here.
-            return collect(
-                client.stream(request.path, request.body, model=model),
-                model,
-                usage,
-                chat=request.chat,
-                show_thinking=request.show_thinking,
-                estimate_prompt_tokens=estimate_prompt,
-                context_window=request.context_window,
-            )
-        translator = StreamTranslator(
-            model,
-            usage,
-            chat=request.chat,
-            show_thinking=request.show_thinking,
-            estimate_prompt_tokens=estimate_prompt,
-            context_window=request.context_window,
-        )
-        return self._stream(client, request, model, translator)
+            return collect(client.stream(request.path, request.body, model=model), model, usage, **reading)
+        return self._stream(client, request, model, StreamTranslator(model, usage, **reading))
 
     @mapped_stream
     def _stream(
