@@ -84,31 +84,27 @@ class OllamaLargeLanguageModel(OllamaInvokeErrors, LargeLanguageModel):
         def estimate_prompt() -> int:
             return estimate_prompt_tokens(prompt_messages, tools)
 
-        # The blocking collector and the stream translator read the answer the same way.
-        reading: dict[str, Any] = {
-            "chat": request.chat,
-            "show_thinking": request.show_thinking,
-            "estimate_prompt_tokens": estimate_prompt,
-            "context_window": request.context_window,
-        }
+        translator = StreamTranslator(
+            model,
+            usage,
+            chat=request.chat,
+            show_thinking=request.show_thinking,
+            estimate_prompt_tokens=estimate_prompt,
+            context_window=request.context_window,
+        )
         if not stream:
-            # Streamed from Ollama all the same (see request.py), collected into one result here.
-            return collect(client.stream(request.path, request.body, model=model), model, usage, **reading)
-        return self._stream(client, request, model, StreamTranslator(model, usage, **reading))
+            # Streamed from Ollama all the same (see request.py), collected from the translator's output.
+            return collect(client.stream(request.path, request.body, model=model), translator)
+        return self._stream(client, request, model, translator)
 
     @mapped_stream
     def _stream(
         self, client: OllamaClient, request: OllamaRequest, model: str, translator: StreamTranslator
     ) -> Iterator[LLMResultChunk]:
         # Each batch is what one network read completed: text deltas in it leave merged, at once.
-        feed, translate = translator.feed, translator.translate
+        translate = translator.translate
         for batch in client.stream_batches(request.path, request.body, model=model):
-            if len(batch) == 1:  # the usual case while the model generates: translate() minus its set-up
-                dify_chunk = feed(batch[0])
-                if dify_chunk is not None:
-                    yield dify_chunk
-            else:
-                yield from translate(batch)
+            yield from translate(batch)
         translator.finish()
 
     # -- tokens ----------------------------------------------------------------------------------

@@ -1,23 +1,29 @@
-"""Ollama response chunks -> Dify LLM chunks: a small state machine with no I/O.
+"""Ollama response chunks -> Dify LLM chunks: one small state machine with no I/O.
 
-Fed one parsed NDJSON object at a time (chat `message.*` or generate top-level fields), it yields at
-most one Dify chunk per Ollama chunk: text deltas pass through unchanged, never re-split. Fed the
-objects one network read completed (`translate()`), it merges consecutive text deltas among them into
-one chunk with exactly the same text, so a reader that fell behind catches up (see `translate`). Rules:
+`StreamTranslator.translate()` takes the Ollama chunks one network read completed (chat `message.*` or
+generate top-level fields) and yields Dify chunks. One transition function (`_step`) turns each Ollama
+chunk into pieces; the emitter (`_emit`) merges consecutive text pieces into one Dify chunk, so a reader
+that fell behind catches up without changing a character. Blocking mode (`collect`) is built on the
+same output. Rules:
 
 * Thinking becomes one well-formed `<think>\\n…\\n</think>` block in `content` before the answer (the
-  transport Dify expects; SDK 0.10 has no reasoning field). It is closed by the first answer text,
-  the first tool call, or the end. Thinking that arrives after the answer has started cannot go in
-  front any more and is left out of the stream (logged). With `show_thinking=False` (structured
-  output, or thinking switched off by the user) no thinking text is emitted at all.
-* Tool calls are taken from every chunk, including the final `done` chunk, and each is emitted exactly
-  once (Dify agents append the tool calls of every chunk). The id is Ollama's, or a generated unique
-  one when Ollama sent none (before 0.12.10) or repeated one.
+  transport Dify expects; SDK 0.10 has no reasoning field). `<think>\\n` and `\\n</think>` each travel
+  as a Dify chunk of their own: Dify's function-calling Agent strategy recognises thinking only by a
+  chunk whose stripped text is exactly `<think>`, and once a chunk carried tool calls it shows nothing
+  but a chunk that is exactly `</think>`. The block is closed before the first answer text, before the
+  first tool call (also one on the `done` chunk), or at the end. Thinking that arrives after the answer
+  started cannot go in front any more and is left out (logged). With `show_thinking=False` (structured
+  output, or thinking switched off) no thinking text is emitted at all.
+* Tool calls are taken from every chunk, including the final `done` chunk, each emitted exactly once in
+  a chunk with no text (Dify agents append the tool calls of every chunk). The id is Ollama's, or a
+  generated unique one when Ollama sent none (before 0.12.10) or repeated one. Malformed calls (a
+  `tool_calls` that is not a list, a call without a function name) are skipped with a log when the
+  chunk has valid ones, else the answer is refused as malformed.
 * The `done` chunk becomes exactly one final Dify chunk carrying `finish_reason` and usage
-  (`prompt_eval_count`/`eval_count`, estimated only when absent).
+  (`prompt_eval_count`/`eval_count` when plausible, estimated otherwise).
 
-Errors: error lines, non-JSON and a missing `done` are detected by the NDJSON reader in
-`ollama_client`; `finish()` re-checks the last one so no caller can end a cut stream as a success.
+Errors: error lines, non-JSON and a missing `done` are detected by the NDJSON reader in `ollama_client`;
+`finish()` re-checks the last one so no caller can end a cut stream as a success.
 """
 
 from __future__ import annotations
@@ -31,13 +37,11 @@ from typing import Any
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMResultChunkDelta, LLMUsage
 from dify_plugin.entities.model.message import AssistantPromptMessage
 
+from models.input_errors import UserInputError
 from models.llm.tokens import estimate_texts_tokens
 from ollama_client import OllamaStreamError
 
 logger = logging.getLogger(__name__)
-
-THINK_OPEN = "<think>\n"
-THINK_CLOSE = "\n</think>"
 
 ToolCall = AssistantPromptMessage.ToolCall
 UsageFactory = Callable[[int, int], LLMUsage]
@@ -46,10 +50,61 @@ PromptTokenEstimate = Callable[[], int]
 _EMPTY: Mapping[str, Any] = {}
 _validate_chunk = LLMResultChunk.__pydantic_validator__.validate_python
 CONTEXT_FULL_RATIO = 0.95
+# Token counts above this are not real (Dify stores them as 32-bit integers): estimated instead.
+MAX_PLAUSIBLE_TOKENS = 2**31 - 1
+# One Dify text chunk carries at most this many characters (<= 1.5 MiB as JSON even if every character
+# needs a 6-byte escape), far under the daemon's 5 MiB stdout line, whatever one Ollama line holds.
+MAX_CHUNK_CHARS = 256 * 1024
+# A blocking answer leaves as one stdout line; the daemon drops the plugin past 5 MiB.
+MAX_BLOCKING_ANSWER_BYTES = 4 * 1024 * 1024
+NO_DONE_MESSAGE = (
+    "Ollama's answer ended without its final 'done' chunk: the answer is incomplete "
+    "(the model runner may have stopped or the connection was cut)."
+)
+AFTER_DONE_MESSAGE = "Ollama sent data after its final 'done' chunk; the answer may be incomplete."
 
 
-class ThinkingExhaustedError(ValueError):
+class _Marker(str):
+    """A think tag: always a Dify chunk of its own (never merged with text)."""
+
+    __slots__ = ()
+
+
+THINK_OPEN = _Marker("<think>\n")
+THINK_CLOSE = _Marker("\n</think>")
+
+
+class _Calls(list):
+    """Tool calls of one non-final Ollama chunk: one Dify chunk with no text."""
+
+    __slots__ = ()
+
+
+class _Final:
+    """What the `done` chunk becomes: the last Dify chunk."""
+
+    __slots__ = ("calls", "finish_reason", "usage")
+
+    def __init__(self, calls: list[ToolCall], usage: LLMUsage, finish_reason: str) -> None:
+        self.calls = calls
+        self.usage = usage
+        self.finish_reason = finish_reason
+
+
+class MalformedAnswerError(OllamaStreamError):
+    """Ollama (or a proxy in front of it) sent a chunk Dify cannot use: not the user's input."""
+
+
+class ToolArgumentsError(MalformedAnswerError):
+    """A tool call whose arguments are not a JSON object: Dify's agents could not run the tool."""
+
+
+class ThinkingExhaustedError(UserInputError):
     """The token budget ran out while the model was still thinking: no answer, only `length`."""
+
+
+class AnswerTooLargeError(UserInputError):
+    """A blocking answer larger than one message to Dify may be."""
 
 
 class ToolCallIds:
@@ -67,10 +122,6 @@ class ToolCallIds:
             call_id = "call_" + uuid.uuid4().hex
         self._used.add(call_id)
         return call_id
-
-
-class ToolArgumentsError(ValueError):
-    """A tool call whose arguments are not a JSON object: Dify's agents could not run the tool."""
 
 
 def _arguments_text(arguments: Any, name: str) -> str:
@@ -92,16 +143,25 @@ def _arguments_text(arguments: Any, name: str) -> str:
     )
 
 
-def to_dify_tool_call(raw: Any, ids: ToolCallIds) -> ToolCall:
-    """One complete Ollama tool call (`arguments` is an object) -> Dify's (arguments as a JSON string)."""
-    raw = raw if isinstance(raw, Mapping) else _EMPTY
+def _call_name(raw: Any) -> str | None:
+    """The function name of one Ollama tool call, or None when the call is unusable."""
+    if not isinstance(raw, Mapping):
+        return None
     function = raw.get("function")
-    function = function if isinstance(function, Mapping) else _EMPTY
-    name = str(function.get("name") or "")
+    if not isinstance(function, Mapping):
+        return None
+    name = function.get("name")
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
+def to_dify_tool_call(raw: Mapping[str, Any], name: str, ids: ToolCallIds) -> ToolCall:
+    """One complete Ollama tool call (`arguments` is an object) -> Dify's (arguments as a JSON string)."""
     return ToolCall(
         id=ids.assign(raw.get("id")),
         type="function",
-        function=ToolCall.ToolCallFunction(name=name, arguments=_arguments_text(function.get("arguments"), name)),
+        function=ToolCall.ToolCallFunction(
+            name=name, arguments=_arguments_text(raw["function"].get("arguments"), name)
+        ),
     )
 
 
@@ -114,21 +174,25 @@ def finish_reason(done_reason: Any, made_tool_calls: bool) -> str:
     return "stop"
 
 
-def _fields(chunk: Mapping[str, Any], chat: bool) -> tuple[Any, Any, Any]:
-    """(content, thinking, tool_calls) of a chat or generate chunk."""
-    source = (chunk.get("message") or _EMPTY) if chat else chunk
-    return source.get("content" if chat else "response"), source.get("thinking"), source.get("tool_calls")
+def _count(value: Any) -> int | None:
+    """A token count Ollama reported, or None when absent or not believable."""
+    if type(value) is not int or value < 0:
+        return None
+    if value > MAX_PLAUSIBLE_TOKENS:
+        logger.warning("Ollama reported an implausible token count (%d); estimating instead", value)
+        return None
+    return value
 
 
 def _usage_counts(
     done_chunk: Mapping[str, Any], estimate_prompt: PromptTokenEstimate, generated: Iterable[str]
 ) -> tuple[int, int]:
-    prompt_tokens = done_chunk.get("prompt_eval_count")
-    completion_tokens = done_chunk.get("eval_count")
-    if not isinstance(prompt_tokens, int) or isinstance(prompt_tokens, bool) or prompt_tokens <= 0:
-        # Absent also on a full prompt-cache hit; the prompt still occupied the context.
+    prompt_tokens = _count(done_chunk.get("prompt_eval_count"))
+    completion_tokens = _count(done_chunk.get("eval_count"))
+    if not prompt_tokens:
+        # 0 or absent on a full prompt-cache hit; the prompt still occupied the context.
         prompt_tokens = estimate_prompt()
-    if not isinstance(completion_tokens, int) or isinstance(completion_tokens, bool) or completion_tokens < 0:
+    if completion_tokens is None:
         completion_tokens = estimate_texts_tokens(generated)
     return prompt_tokens, completion_tokens
 
@@ -136,8 +200,8 @@ def _usage_counts(
 def _warn_if_context_full(done_chunk: Mapping[str, Any], context_window: int | None, model: str) -> None:
     """Ollama drops the oldest messages to fit num_ctx without saying so; a prompt that fills the
     window is the visible trace of that."""
-    prompt_tokens = done_chunk.get("prompt_eval_count")
-    if context_window and isinstance(prompt_tokens, int) and prompt_tokens >= CONTEXT_FULL_RATIO * context_window:
+    prompt_tokens = _count(done_chunk.get("prompt_eval_count"))
+    if context_window and prompt_tokens and prompt_tokens >= CONTEXT_FULL_RATIO * context_window:
         logger.warning(
             "model %s: the prompt took %d of %d context tokens; Ollama has probably cut older messages. "
             "Raise 'Model context size' (num_ctx) if answers miss earlier context.",
@@ -148,8 +212,8 @@ def _warn_if_context_full(done_chunk: Mapping[str, Any], context_window: int | N
 
 
 def _exhausted_message(done_chunk: Mapping[str, Any]) -> str:
-    spent = done_chunk.get("eval_count")
-    spent_text = f" ({spent} tokens)" if isinstance(spent, int) else ""
+    spent = _count(done_chunk.get("eval_count"))
+    spent_text = f" ({spent} tokens)" if spent is not None else ""
     return (
         f"The model used its whole output budget{spent_text} on thinking and wrote no answer "
         "(Ollama stopped with done_reason 'length'). Raise Max Tokens, raise the context size, or turn "
@@ -158,8 +222,7 @@ def _exhausted_message(done_chunk: Mapping[str, Any]) -> str:
 
 
 class StreamTranslator:
-    """Feed Ollama chunks with `feed()` (each returns a Dify chunk or None) or batches of them with
-    `translate()`. Call `finish()` at the end."""
+    """Feed the Ollama chunks of each network read to `translate()`; call `finish()` at the end."""
 
     __slots__ = (
         "_answer_started",
@@ -173,6 +236,7 @@ class StreamTranslator:
         "_late_thinking_logged",
         "_model",
         "_show_thinking",
+        "_text_key",
         "_thinking_open",
         "_thought",
         "_tool_calls_made",
@@ -193,6 +257,7 @@ class StreamTranslator:
         self._context_window = context_window
         self._usage = usage
         self._chat = chat
+        self._text_key = "content" if chat else "response"
         self._show_thinking = show_thinking
         self._estimate_prompt = estimate_prompt_tokens
         self._ids = ToolCallIds()
@@ -207,111 +272,93 @@ class StreamTranslator:
 
     # -- public --------------------------------------------------------------------------------
 
-    def feed(self, chunk: Mapping[str, Any]) -> LLMResultChunk | None:
-        """One Ollama chunk -> at most one Dify chunk."""
-        text = self._plain_text(chunk)
-        if text is None:
-            return self._special(chunk)
-        return self._text_chunk(text) if text else None
+    @property
+    def model(self) -> str:
+        return self._model
 
     def translate(self, chunks: Iterable[Mapping[str, Any]]) -> Iterator[LLMResultChunk]:
-        """The Ollama chunks one network read completed -> Dify chunks, merging bursts.
+        """The Ollama chunks one network read completed -> Dify chunks.
 
-        When the reader fell behind, a read brings many chunks at once. Consecutive text deltas among
-        them (thinking or answer) become one Dify chunk whose content is exactly their translations
-        joined, so the think block and every character stay as `feed()` would give them. Chunks with
-        tool calls and the final chunk are never merged: text before them goes out first. Nothing waits
-        for more data: the caller hands over only what has arrived, and the merged chunk leaves at once.
+        Consecutive text deltas among them become one Dify chunk whose content is exactly their
+        translations joined; think tags, tool calls and the final chunk are never merged. Nothing waits
+        for more data: the caller hands over only what has arrived. Text translated before a chunk that
+        fails is delivered before the error.
         """
-        plain_text = self._plain_text
-        pending: list[str] = []
-        for chunk in chunks:
-            text = plain_text(chunk)
-            if text is None:
-                if pending:
-                    yield self._text_chunk("".join(pending))
-                    pending = []
-                special = self._special(chunk)
-                if special is not None:
-                    yield special
-            elif text:
-                pending.append(text)
-        if pending:
-            yield self._text_chunk("".join(pending))
+        pieces: list[Any] = []
+        step = self._step
+        try:
+            for chunk in chunks:
+                step(chunk, pieces)
+        except Exception:
+            yield from self._emit(pieces)
+            raise
+        if len(pieces) == 1 and type(pieces[0]) is str and len(pieces[0]) <= MAX_CHUNK_CHARS:
+            yield self._text_chunk(pieces[0])  # the usual case while the model generates
+        else:
+            yield from self._emit(pieces)
+
+    def feed(self, chunk: Mapping[str, Any]) -> list[LLMResultChunk]:
+        """One Ollama chunk on its own -> its Dify chunks (no merging with neighbours)."""
+        return list(self.translate((chunk,)))
 
     def finish(self) -> None:
         """Raise unless the final `done` chunk arrived (the client normally raises first)."""
         if not self._done:
-            raise OllamaStreamError(
-                "Ollama's answer ended without its final 'done' chunk: the answer is incomplete "
-                "(the model runner may have stopped or the connection was cut)."
-            )
+            raise OllamaStreamError(NO_DONE_MESSAGE)
 
-    # -- internals -----------------------------------------------------------------------------
+    # -- the transition function ---------------------------------------------------------------
 
-    def _plain_text(self, chunk: Mapping[str, Any]) -> str | None:
-        """The text a chunk without tool calls adds to the stream ("" for none), or None for a chunk with tool
-        calls or the final one (state untouched then: `_special` handles it)."""
+    def _step(self, chunk: Mapping[str, Any], out: list[Any]) -> None:
+        """One Ollama chunk -> pieces appended to `out`: text (str), think tags, tool calls, the final."""
         if self._done:
-            raise OllamaStreamError("Ollama sent data after its final 'done' chunk; the answer may be incomplete.")
-        if self._chat:
-            source = chunk.get("message") or _EMPTY
-            content = source.get("content")
+            raise OllamaStreamError(AFTER_DONE_MESSAGE)
+        source = chunk.get("message") if self._chat else chunk
+        if type(source) is dict:
+            content = source.get(self._text_key)
+            # Hot path: a plain answer delta with no block to close passes through as it is.
+            if (
+                type(content) is str
+                and not self._thinking_open
+                and not source.get("thinking")
+                and not source.get("tool_calls")
+                and chunk.get("done") is not True
+            ):
+                if content:
+                    self._answer_started = True
+                    self._generated.append(content)
+                    out.append(content)
+                return
+        elif source is None:
+            source = _EMPTY  # a final chunk without `message` (Ollama's chat history example)
         else:
-            source = chunk
-            content = chunk.get("response")
-        if chunk.get("done") or source.get("tool_calls"):
-            return None
-        thinking = source.get("thinking")
+            raise self._malformed(f"'message' is {type(source).__name__}, not an object")
+        content, thinking = source.get(self._text_key), source.get("thinking")
+        if content is not None and type(content) is not str:
+            raise self._malformed(f"the text is {type(content).__name__}, not a string")
         if thinking:
-            return self._text_and_calls(content, thinking, None)[0]
-        # Hot path: a plain text delta, passed through as it is.
-        if not content:
-            return ""
-        self._answer_started = True
-        self._generated.append(content)
-        if self._thinking_open:
-            self._thinking_open = False
-            return THINK_CLOSE + content
-        return content
-
-    def _special(self, chunk: Mapping[str, Any]) -> LLMResultChunk | None:
-        content, thinking, tool_calls = _fields(chunk, self._chat)
-        if chunk.get("done"):
-            return self._final(chunk, content, thinking, tool_calls)
-        text, calls = self._text_and_calls(content, thinking, tool_calls)
-        return self._chunk(text, calls) if text or calls else None
-
-    def _text_chunk(self, text: str) -> LLMResultChunk:
-        index = self._index
-        self._index = index + 1
-        # One nested dict validated builds the same objects as the three constructors in 2/3 of the time;
-        # `tool_calls` given spares pydantic a deepcopy of the field's mutable default.
-        return _validate_chunk(
-            {"model": self._model, "delta": {"index": index, "message": {"content": text, "tool_calls": []}}}
-        )
-
-    def _text_and_calls(self, content: Any, thinking: Any, tool_calls: Any) -> tuple[str, list[ToolCall]]:
-        parts: list[str] = []
-        if thinking and isinstance(thinking, str):
-            self._thinking_delta(thinking, parts)
+            if type(thinking) is not str:
+                raise self._malformed(f"'thinking' is {type(thinking).__name__}, not a string")
+            self._think(thinking, out)
         if content:
+            self._close_thinking(out)
             self._answer_started = True
             self._generated.append(content)
-            self._close_thinking(parts)
-            parts.append(content)
-        calls: list[ToolCall] = []
-        if tool_calls:
-            self._close_thinking(parts)
+            out.append(content)
+        calls = self._tool_calls(source.get("tool_calls"))
+        if calls:
+            self._close_thinking(out)
             self._answer_started = True
-            calls = [to_dify_tool_call(raw, self._ids) for raw in tool_calls]
             self._tool_calls_made += len(calls)
-        return "".join(parts), calls
+        if chunk.get("done") is True:
+            self._close_thinking(out)
+            out.append(self._final(chunk, calls))
+        elif calls:
+            out.append(_Calls(calls))
 
-    def _thinking_delta(self, thinking: str, parts: list[str]) -> None:
+    def _think(self, thinking: str, out: list[Any]) -> None:
         self._generated.append(thinking)
         if self._thinking_open:
-            parts.append(thinking)
+            out.append(thinking)
             return
         if not thinking.strip():
             return  # blank thinking must not open a block (empty <think> blocks confuse Dify's folding)
@@ -322,105 +369,143 @@ class StreamTranslator:
             if not self._late_thinking_logged:
                 self._late_thinking_logged = True
                 logger.warning(
-                    "model %s sent thinking after its answer had started; left out of the stream", self._model
+                    "model %s sent thinking after its answer had started; left out of the answer", self._model
                 )
             return
-        parts.append(THINK_OPEN + thinking)
         self._thinking_open = True
+        out.append(THINK_OPEN)
+        out.append(thinking)
 
-    def _close_thinking(self, parts: list[str]) -> None:
+    def _close_thinking(self, out: list[Any]) -> None:
         if self._thinking_open:
             self._thinking_open = False
-            parts.append(THINK_CLOSE)
+            out.append(THINK_CLOSE)
 
-    def _final(self, chunk: Mapping[str, Any], content: Any, thinking: Any, tool_calls: Any) -> LLMResultChunk:
+    def _tool_calls(self, raw_calls: Any) -> list[ToolCall]:
+        if raw_calls is None:
+            return []
+        if not isinstance(raw_calls, list):
+            raise self._malformed(f"'tool_calls' is {type(raw_calls).__name__}, not a list")
+        calls: list[ToolCall] = []
+        for raw in raw_calls:
+            name = _call_name(raw)
+            if name is None:
+                logger.warning("model %s: skipped a tool call without a function name: %.200r", self._model, raw)
+                continue
+            calls.append(to_dify_tool_call(raw, name, self._ids))
+        if raw_calls and not calls:
+            raise self._malformed("its tool calls have no function name")
+        return calls
+
+    def _final(self, chunk: Mapping[str, Any], calls: list[ToolCall]) -> _Final:
         self._done = True
-        text, calls = self._text_and_calls(content, thinking, tool_calls)
-        if self._thinking_open:
-            self._thinking_open = False
-            text += THINK_CLOSE
         done_reason = chunk.get("done_reason")
         if done_reason == "length" and self._thought and not self._answer_started:
             raise ThinkingExhaustedError(_exhausted_message(chunk))
         _warn_if_context_full(chunk, self._context_window, self._model)
         prompt_tokens, completion_tokens = _usage_counts(chunk, self._estimate_prompt, self._generated)
-        return self._chunk(
-            text,
+        return _Final(
             calls,
-            usage=self._usage(prompt_tokens, completion_tokens),
-            finish_reason=finish_reason(done_reason, self._tool_calls_made > 0),
+            self._usage(prompt_tokens, completion_tokens),
+            finish_reason(done_reason, self._tool_calls_made > 0),
+        )
+
+    def _malformed(self, what: str) -> MalformedAnswerError:
+        return MalformedAnswerError(
+            f"Ollama's answer for model '{self._model}' is malformed ({what}); it cannot be shown in Dify. "
+            "Check any proxy between Dify and Ollama, update Ollama, or retry."
+        )
+
+    # -- the emitter ---------------------------------------------------------------------------
+
+    def _emit(self, pieces: list[Any]) -> Iterator[LLMResultChunk]:
+        pending: list[str] = []
+        size = 0
+        for piece in pieces:
+            if type(piece) is str:
+                while size + len(piece) > MAX_CHUNK_CHARS:  # never one stdout line near the daemon's limit
+                    room = MAX_CHUNK_CHARS - size
+                    pending.append(piece[:room])
+                    yield self._text_chunk("".join(pending))
+                    pending, size, piece = [], 0, piece[room:]
+                if piece:
+                    pending.append(piece)
+                    size += len(piece)
+                continue
+            if pending:
+                yield self._text_chunk("".join(pending))
+                pending, size = [], 0
+            if isinstance(piece, _Marker):
+                yield self._text_chunk(str(piece))
+            elif isinstance(piece, _Calls):
+                yield self._chunk("", list(piece))
+            else:
+                yield self._chunk("", piece.calls, piece.usage, piece.finish_reason)
+        if pending:
+            yield self._text_chunk("".join(pending))
+
+    def _text_chunk(self, text: str) -> LLMResultChunk:
+        index = self._index
+        self._index = index + 1
+        # One nested dict validated builds the same objects as the three constructors in 2/3 of the time;
+        # `tool_calls` given spares pydantic a deepcopy of the field's mutable default.
+        return _validate_chunk(
+            {"model": self._model, "delta": {"index": index, "message": {"content": text, "tool_calls": []}}}
         )
 
     def _chunk(
         self,
         content: str,
-        tool_calls: list[ToolCall] | None = None,
+        tool_calls: list[ToolCall],
         usage: LLMUsage | None = None,
         finish_reason: str | None = None,
     ) -> LLMResultChunk:
         index = self._index
         self._index = index + 1
-        # Plain constructors: as fast as model_construct (which inspects default factories on every call).
-        # Plain text chunks, the hot path, are built by `_text_chunk` from one dict instead.
         return LLMResultChunk(
             model=self._model,
             delta=LLMResultChunkDelta(
                 index=index,
-                message=AssistantPromptMessage(content=content, tool_calls=tool_calls or []),
+                message=AssistantPromptMessage(content=content, tool_calls=tool_calls),
                 usage=usage,
                 finish_reason=finish_reason,
             ),
         )
 
 
-def collect(
-    chunks: Iterable[Mapping[str, Any]],
-    model: str,
-    usage: UsageFactory,
-    *,
-    chat: bool = True,
-    show_thinking: bool = True,
-    estimate_prompt_tokens: PromptTokenEstimate = lambda: 0,
-    context_window: int | None = None,
-) -> LLMResult:
-    """A whole streamed answer as one LLMResult: thinking block first, then the text, the tool calls, usage.
-
-    Unlike the stream, it sees everything before answering, so all thinking (also any that arrived
-    after the answer started) goes into the one block in front.
-    """
-    thinking_parts: list[str] = []
-    text_parts: list[str] = []
+def collect(chunks: Iterable[Mapping[str, Any]], translator: StreamTranslator) -> LLMResult:
+    """A whole answer as one LLMResult, built from the translator's own output: the same think block,
+    text, tool calls and usage a stream gives, in one message no larger than Dify accepts."""
+    texts: list[str] = []
     tool_calls: list[ToolCall] = []
-    ids = ToolCallIds()
-    final: Mapping[str, Any] | None = None
+    usage: LLMUsage | None = None
+    size = 0
+    translate = translator.translate
     for chunk in chunks:
-        if final is not None:
-            raise OllamaStreamError("Ollama sent data after its final 'done' chunk; the answer may be incomplete.")
-        content, thinking, raw_calls = _fields(chunk, chat)
-        if thinking and isinstance(thinking, str) and (thinking_parts or thinking.strip()):
-            thinking_parts.append(thinking)  # blank thinking before the first real text is dropped, as in the stream
-        if content:
-            text_parts.append(content)
-        if raw_calls:
-            tool_calls.extend(to_dify_tool_call(raw, ids) for raw in raw_calls)
-        if chunk.get("done"):
-            final = chunk
-    if final is None:
-        raise OllamaStreamError(
-            "Ollama's answer ended without its final 'done' chunk: the answer is incomplete "
-            "(the model runner may have stopped or the connection was cut)."
-        )
-    thinking_text = "".join(thinking_parts)
-    answer = "".join(text_parts)
-    if final.get("done_reason") == "length" and thinking_text and not answer and not tool_calls:
-        raise ThinkingExhaustedError(_exhausted_message(final))
-    content = answer
-    if show_thinking and thinking_text:
-        content = THINK_OPEN + thinking_text + THINK_CLOSE + answer
-    _warn_if_context_full(final, context_window, model)
-    prompt_tokens, completion_tokens = _usage_counts(final, estimate_prompt_tokens, (*thinking_parts, *text_parts))
+        for dify_chunk in translate((chunk,)):
+            message = dify_chunk.delta.message
+            if message.content:
+                texts.append(message.content)
+                size += len(message.content)
+                if size * 4 > MAX_BLOCKING_ANSWER_BYTES:  # worst case before measuring exactly
+                    _check_blocking_size(texts, translator)
+            tool_calls.extend(message.tool_calls)
+            if dify_chunk.delta.usage is not None:
+                usage = dify_chunk.delta.usage
+    translator.finish()
+    assert usage is not None  # finish() raised otherwise
     return LLMResult(
-        model=model,
-        message=AssistantPromptMessage(content=content, tool_calls=tool_calls),
-        usage=usage(prompt_tokens, completion_tokens),
+        model=translator.model,
+        message=AssistantPromptMessage(content="".join(texts), tool_calls=tool_calls),
+        usage=usage,
     )
+
+
+def _check_blocking_size(texts: list[str], translator: StreamTranslator) -> None:
+    size = len(json.dumps("".join(texts), ensure_ascii=False).encode())
+    if size > MAX_BLOCKING_ANSWER_BYTES:
+        raise AnswerTooLargeError(
+            f"The answer of model '{translator.model}' is over {MAX_BLOCKING_ANSWER_BYTES // 2**20} MiB, more "
+            "than a plugin may return to Dify in one piece (Dify's plugin daemon drops a message over 5 MiB). "
+            "Lower Max Tokens, or call the model in streaming mode (Dify's chat apps and workflows stream)."
+        )

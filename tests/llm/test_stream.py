@@ -31,7 +31,7 @@ def translate(
     translator = StreamTranslator(
         "qwen3", usage, chat=chat, show_thinking=show_thinking, estimate_prompt_tokens=estimate_prompt_tokens
     )
-    out = [dify for chunk in chunks if (dify := translator.feed(chunk)) is not None]
+    out = [dify for chunk in chunks for dify in translator.feed(chunk)]
     translator.finish()
     return out
 
@@ -103,15 +103,16 @@ def test_generate_stream_text_on_the_done_chunk_is_kept() -> None:
     out = translate([json.loads(line) for line in lines], chat=False)
 
     assert text(out) == "That's a fantastic question!"
-    assert out[-1].delta.message.content == "!"
-    assert out[-1].delta.finish_reason == "stop"
+    assert out[-2].delta.message.content == "!"  # the text on the done chunk leaves just before the final chunk
+    assert (out[-1].delta.message.content, out[-1].delta.finish_reason) == ("", "stop")
 
 
 def test_empty_chunks_produce_nothing() -> None:
     translator = StreamTranslator("m", plain_usage)
-    assert translator.feed({"message": {"role": "assistant", "content": ""}, "done": False}) is None
-    assert translator.feed({"message": {"role": "assistant", "content": "", "thinking": ""}, "done": False}) is None
-    assert translator.feed({"message": {"role": "assistant", "content": "", "tool_calls": []}, "done": False}) is None
+    assert translator.feed({"message": {"role": "assistant", "content": ""}, "done": False}) == []
+    assert translator.feed({"message": {"role": "assistant", "content": "", "thinking": ""}, "done": False}) == []
+    assert translator.feed({"message": {"role": "assistant", "content": "", "tool_calls": []}, "done": False}) == []
+    assert translator.feed({"message": {"role": "assistant", "content": None, "tool_calls": None}}) == []
 
 
 # --- thinking -------------------------------------------------------------------------------------
@@ -121,9 +122,15 @@ def test_thinking_becomes_one_block_before_the_answer() -> None:
     out = translate(fixture_chunks("llm_thinking_answer.ndjson"))
 
     assert text(out) == "<think>\nThe user asks for 2+2. That is 4.\n\n</think>2 + 2 = 4."
-    # The blank first thinking chunk opens nothing; the switch-over chunk carries close + answer.
-    assert out[0].delta.message.content == "<think>\nThe user asks for 2+2."
-    assert out[2].delta.message.content == "\n\n</think>2 + 2"
+    # The blank first thinking chunk opens nothing; each tag is a chunk of its own.
+    assert [c.delta.message.content for c in out[:5]] == [
+        "<think>\n",
+        "The user asks for 2+2.",
+        " That is 4.",
+        "\n",
+        "\n</think>",
+    ]
+    assert out[5].delta.message.content == "2 + 2"
 
 
 def test_chunk_carrying_both_thinking_and_content_closes_the_block_in_between() -> None:
@@ -135,7 +142,7 @@ def test_chunk_carrying_both_thinking_and_content_closes_the_block_in_between() 
         ]
     )
 
-    assert out[1].delta.message.content == " Done planning.\n</think>Answer"
+    assert [c.delta.message.content for c in out[2:5]] == [" Done planning.", "\n</think>", "Answer"]
     assert text(out) == "<think>\nPlan. Done planning.\n</think>Answer"
 
 
@@ -147,7 +154,7 @@ def test_first_chunk_with_thinking_and_content_opens_and_closes_in_one_chunk() -
         ]
     )
 
-    assert out[0].delta.message.content == "<think>\nGreet.\n</think>Hi"
+    assert [c.delta.message.content for c in out[:4]] == ["<think>\n", "Greet.", "\n</think>", "Hi"]
 
 
 def test_thinking_is_closed_at_the_end_when_no_answer_follows() -> None:
@@ -230,7 +237,13 @@ def test_every_sequence_yields_at_most_one_well_formed_block_in_front(show_think
                     first_call = next((i for i, c in enumerate(out) if c.delta.message.tool_calls), None)
                     if first_call is not None:
                         assert THINK_CLOSE in text(out[: first_call + 1]), label
-                assert len(out) <= len(chunks), label
+                # Each think tag is a chunk of its own; tool calls travel in chunks with no text.
+                for chunk in out:
+                    content = chunk.delta.message.content
+                    if "<think>" in content or "</think>" in content:
+                        assert content in (THINK_OPEN, THINK_CLOSE), label
+                    if chunk.delta.message.tool_calls:
+                        assert content == "", label
                 assert len(final_chunks(out)) == 1, label
 
 
@@ -247,9 +260,9 @@ def test_tool_calls_with_ids_are_emitted_once_each_with_ollamas_ids() -> None:
         {"city": "Tokyo", "unit": "celsius"},
     ]
     assert all(c.type == "function" and c.function.name == "get_weather" for c in calls)
-    # Thinking is closed in the chunk that carries the first call, before the call.
-    assert out[1].delta.message.content == THINK_CLOSE
-    assert out[1].delta.message.tool_calls[0].id == "call_p1q2r3s4"
+    # Thinking is closed in a chunk of its own just before the chunk that carries the first call.
+    assert (out[2].delta.message.content, out[2].delta.message.tool_calls) == (THINK_CLOSE, [])
+    assert out[3].delta.message.tool_calls[0].id == "call_p1q2r3s4"
     [final] = final_chunks(out)
     assert final.delta.finish_reason == "tool_calls"
     assert final.delta.message.tool_calls == []
@@ -262,7 +275,8 @@ def test_tool_calls_on_the_done_chunk_are_emitted_in_the_final_chunk() -> None:
     assert final is out[-1]
     assert [c.id for c in final.delta.message.tool_calls] == ["call_b3r1in00"]
     assert json.loads(final.delta.message.tool_calls[0].function.arguments) == {"city": "Berlin"}
-    assert final.delta.message.content == THINK_CLOSE
+    assert final.delta.message.content == ""
+    assert out[-2].delta.message.content == THINK_CLOSE
     assert final.delta.finish_reason == "tool_calls"
     assert final.delta.usage.prompt_tokens == 150
     assert len(agent_tool_calls(out)) == 1
@@ -344,7 +358,7 @@ def test_length_finish_reason_and_text_on_the_done_chunk() -> None:
     out = translate(fixture_chunks("llm_length_after_answer.ndjson"))
 
     assert text(out) == "<think>\nShort thought.\n</think>Once upon a"
-    assert out[-1].delta.message.content == " a"
+    assert out[-2].delta.message.content == " a"
     assert out[-1].delta.finish_reason == "length"
 
 
@@ -396,8 +410,7 @@ def test_midstream_error_line_raises_after_the_partial_output_and_no_final_chunk
     emitted: list[LLMResultChunk] = []
     with pytest.raises(OllamaStreamError, match="CUDA error: out of memory"):
         for chunk in iter_ndjson(raw_lines("llm_midstream_error.ndjson"), source="Ollama"):
-            if (dify := translator.feed(chunk)) is not None:
-                emitted.append(dify)
+            emitted.extend(translator.feed(chunk))
     assert text(emitted) == "<think>\nLet me think\n</think>The answer"
     assert final_chunks(emitted) == []
 
@@ -445,7 +458,7 @@ STREAM_FIXTURES = [
 @pytest.mark.parametrize("show_thinking", [True, False])
 def test_collected_result_has_the_same_content_calls_and_usage_as_the_stream(name: str, show_thinking: bool) -> None:
     streamed = translate(fixture_chunks(name), show_thinking=show_thinking)
-    result = collect(fixture_chunks(name), "qwen3", plain_usage, show_thinking=show_thinking)
+    result = collect_all(fixture_chunks(name), show_thinking=show_thinking)
 
     assert result.message.content == text(streamed)
     streamed_calls = agent_tool_calls(streamed)
@@ -458,28 +471,32 @@ def test_collected_result_has_the_same_content_calls_and_usage_as_the_stream(nam
     assert result.usage.completion_tokens == streamed[-1].delta.usage.completion_tokens
 
 
-def test_collector_puts_late_thinking_in_the_single_block_in_front() -> None:
+def collect_all(chunks: Iterable[dict[str, Any]], *, chat: bool = True, show_thinking: bool = True) -> Any:
+    return collect(chunks, StreamTranslator("m", plain_usage, chat=chat, show_thinking=show_thinking))
+
+
+def test_collector_leaves_late_thinking_out_like_the_stream() -> None:
     chunks = [
         {"message": {"content": "", "thinking": "First."}, "done": False},
         {"message": {"content": "Answer"}, "done": False},
         {"message": {"content": "", "thinking": " Afterthought."}, "done": False},
         {"message": {"content": ""}, "done": True},
     ]
-    result = collect(chunks, "m", plain_usage)
+    result = collect_all(chunks)
 
-    assert result.message.content == "<think>\nFirst. Afterthought.\n</think>Answer"
+    assert result.message.content == "<think>\nFirst.\n</think>Answer"
 
 
 def test_collector_generate_mode_and_errors() -> None:
-    result = collect(fixture_chunks("llm_generate_thinking.ndjson"), "m", plain_usage, chat=False)
+    result = collect_all(fixture_chunks("llm_generate_thinking.ndjson"), chat=False)
     assert result.message.content == "<think>\nA haiku needs 5-7-5.\n</think>Autumn moonlight falls"
 
     with pytest.raises(OllamaStreamError, match="without its final 'done' chunk"):
-        collect(fixture_chunks("llm_missing_done.ndjson"), "m", plain_usage)
+        collect_all(fixture_chunks("llm_missing_done.ndjson"))
     with pytest.raises(ThinkingExhaustedError):
-        collect(fixture_chunks("llm_thinking_exhausted.ndjson"), "m", plain_usage)
+        collect_all(fixture_chunks("llm_thinking_exhausted.ndjson"))
     with pytest.raises(OllamaStreamError, match="after its final"):
-        collect([{"message": {"content": "a"}, "done": True}, {"message": {"content": "b"}}], "m", plain_usage)
+        collect_all([{"message": {"content": "a"}, "done": True}, {"message": {"content": "b"}}])
 
 
 def test_a_prompt_that_fills_the_context_window_is_logged_as_probable_truncation(
