@@ -108,14 +108,12 @@ def floor_wakeups(url: str, model: str, timeout: float = 600.0) -> Iterator[byte
 def merging_off() -> Iterator[None]:
     """The plugin as it would be without burst merging: one Dify chunk per Ollama chunk (benchmark only)."""
 
-    def one_by_one(self: StreamTranslator, chunks: Iterable[Mapping[str, Any]]) -> Iterator[LLMResultChunk]:
-        feed = self.feed
-        for chunk in chunks:
-            dify_chunk = feed(chunk)
-            if dify_chunk is not None:
-                yield dify_chunk
-
     merging = StreamTranslator.translate
+
+    def one_by_one(self: StreamTranslator, chunks: Iterable[Mapping[str, Any]]) -> Iterator[LLMResultChunk]:
+        for chunk in chunks:
+            yield from merging(self, (chunk,))
+
     StreamTranslator.translate = one_by_one  # type: ignore[method-assign]
     try:
         yield
