@@ -25,6 +25,7 @@ from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.connection import ollama_client
 from models.invoke_errors import OllamaInvokeErrors
+from models.text_embedding.answer_size import check_answer_fits
 from models.text_embedding.prefixes import apply_prefix, prefix_for
 from models.text_embedding.settings import (
     DAEMON_LINE_LIMIT_BYTES,
@@ -34,7 +35,7 @@ from models.text_embedding.settings import (
     response_bytes,
 )
 from models.validation import check_model
-from ollama_client import OllamaError, get_model_info
+from ollama_client import OllamaClient, OllamaError, get_model_info
 from ollama_client.embed import check_inputs, embed
 from ollama_client.token_estimate import estimate_tokens_each
 
@@ -54,8 +55,11 @@ class OllamaTextEmbeddingModel(OllamaInvokeErrors, TextEmbeddingModel):
         settings = EmbeddingSettings.from_credentials(credentials)
         # Checked before prefixing: "search_document: " + "" would hide an empty text.
         inputs = apply_prefix(check_inputs(texts), prefix_for(input_type, settings))
+        client = ollama_client(credentials)
+        if len(inputs) > settings.batch_size:  # more than Dify's indexing sends: check before the work
+            check_answer_fits(model, len(inputs), settings.dimensions or _vector_length(client, model))
         result = embed(
-            ollama_client(credentials),
+            client,
             model,
             inputs,
             truncate=settings.truncate,
@@ -64,6 +68,8 @@ class OllamaTextEmbeddingModel(OllamaInvokeErrors, TextEmbeddingModel):
             batch_size=settings.batch_size,
             options=settings.runner_options(),
         )
+        if result.embeddings:
+            check_answer_fits(model, len(result.embeddings), len(result.embeddings[0]))
         usage = EmbeddingUsage(
             tokens=result.prompt_tokens,
             total_tokens=result.prompt_tokens,
@@ -126,6 +132,14 @@ class OllamaTextEmbeddingModel(OllamaInvokeErrors, TextEmbeddingModel):
             },
             parameter_rules=[],
         )
+
+
+def _vector_length(client: OllamaClient, model: str) -> int:
+    """The model's vector length from /api/show (cached); 1 when unknown (the answer is checked again)."""
+    try:
+        return get_model_info(client, model).embedding_length or 1
+    except OllamaError:
+        return 1
 
 
 def _trained_context(model: str, credentials: Mapping[str, Any]) -> int:
