@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from dify_plugin.entities.model import DefaultParameterName
 
 from models.llm.llm import OllamaLargeLanguageModel
@@ -211,3 +213,15 @@ def test_every_declared_rule_survives_the_sdk_filter_and_reaches_the_request(clo
     for rule in declared:
         if rule.name != "think_level":
             assert renamed.get(rule.name, rule.name) in sent, rule.name
+
+
+def test_every_parameter_label_and_help_has_every_language_the_manifest_declares() -> None:
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yaml").read_text(encoding="utf-8"))
+    languages = set(manifest["label"])
+    assert {"en_US", "zh_Hans", "ja_JP", "pt_BR"} <= languages
+    for rule in parameter_rules(max_tokens=4096, context_size=8192, context_limit=None, thinking=True):
+        for kind in ("label", "help"):
+            texts = getattr(rule, kind).model_dump()
+            missing = {language for language in languages if not texts.get(language)}
+            assert not missing, f"{rule.name} {kind} lacks {sorted(missing)}"
+            assert "{" not in texts["en_US"], f"{rule.name} {kind}: a placeholder was not filled"
