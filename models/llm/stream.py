@@ -20,7 +20,7 @@ same output. Rules:
   `tool_calls` that is not a list, a call without a function name) are skipped with a log when the
   chunk has valid ones, else the answer is refused as malformed.
 * The `done` chunk becomes exactly one final Dify chunk carrying `finish_reason` and usage
-  (`prompt_eval_count`/`eval_count` when plausible, estimated otherwise).
+  (`prompt_eval_count`/`eval_count` when believable, estimated otherwise).
 
 Errors: error lines, non-JSON and a missing `done` are detected by the NDJSON reader in `ollama_client`;
 `finish()` re-checks the last one so no caller can end a cut stream as a success.
@@ -40,6 +40,7 @@ from dify_plugin.entities.model.message import AssistantPromptMessage
 from models.input_errors import UserInputError
 from models.llm.tokens import estimate_texts_tokens
 from ollama_client import OllamaStreamError
+from ollama_client.wire import token_count
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ PromptTokenEstimate = Callable[[], int]
 _EMPTY: Mapping[str, Any] = {}
 _validate_chunk = LLMResultChunk.__pydantic_validator__.validate_python
 CONTEXT_FULL_RATIO = 0.95
-# Token counts above this are not real (Dify stores them as 32-bit integers): estimated instead.
-MAX_PLAUSIBLE_TOKENS = 2**31 - 1
 # One Dify text chunk carries at most this many characters (<= 1.5 MiB as JSON even if every character
 # needs a 6-byte escape), far under the daemon's 5 MiB stdout line, whatever one Ollama line holds.
 MAX_CHUNK_CHARS = 256 * 1024
@@ -175,13 +174,11 @@ def finish_reason(done_reason: Any, made_tool_calls: bool) -> str:
 
 
 def _count(value: Any) -> int | None:
-    """A token count Ollama reported, or None when absent or not believable."""
-    if type(value) is not int or value < 0:
-        return None
-    if value > MAX_PLAUSIBLE_TOKENS:
-        logger.warning("Ollama reported an implausible token count (%d); estimating instead", value)
-        return None
-    return value
+    """A token count Ollama reported, or None when absent or not believable (logged)."""
+    count = token_count(value)
+    if count is None and value is not None:
+        logger.warning("Ollama reported an implausible token count (%.40r); estimating instead", value)
+    return count
 
 
 def _usage_counts(
