@@ -33,6 +33,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "embedding": ("bench.embedding_indexing", "embedding_indexing.json"),
     "memory": ("bench.memory", "memory.json"),
     "startup": ("bench.startup", "startup.json"),
+    "cold_first_token": ("bench.cold_first_token", "cold_first_token.json"),
+    "speech2text": ("bench.speech2text", "speech2text.json"),
 }
 
 
@@ -187,12 +189,50 @@ def _startup_rows(report: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _speech2text_rows(report: dict[str, Any]) -> list[Row]:
+    rows = []
+    for r in report["results"]:
+        rows.append(
+            Row(
+                f"speech2text, {r['file']}",
+                f"{r['segments']} clips; plugin CPU {r['median_cpu_s'] * 1000:.0f} ms, of which the SDK receiving "
+                f"the file {r['median_floor_cpu_s'] * 1000:.0f} ms (idle {r['rss_baseline_mb']:.0f} MB)",
+                f"own CPU {r['plugin_own_cpu_s'] * 1000:.0f} ms, peak RSS {r['peak_rss_mb']:.0f} MB",
+                "peak ≤ 256 MB" if r["file"].startswith("5-minute") else "-",
+                r["peak_rss_mb"] <= 256 if r["file"].startswith("5-minute") else None,
+            )
+        )
+    return rows
+
+
+def _cold_first_token_rows(report: dict[str, Any]) -> list[Row]:
+    cold, warm = report["cold"], report["warm"]
+    official = cold.get("official")
+    against = (
+        f"official plugin {official['median_ms']:.0f} ms"
+        if official
+        else "official plugin not measured (set OFFICIAL_OLLAMA_PLUGIN)"
+    )
+    return [
+        Row(
+            "first token, fresh process",
+            f"plugin {cold['plugin']['median_ms']:.0f} ms vs {against}; "
+            f"second chat {warm['plugin']['median_ms']:.1f} ms",
+            f"{cold['plugin']['median_ms']:.0f} ms",
+            "-",
+            None,
+        )
+    ]
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "stream": _stream_rows,
     "first_token": _first_token_rows,
     "embedding": _embedding_rows,
     "memory": _memory_rows,
     "startup": _startup_rows,
+    "cold_first_token": _cold_first_token_rows,
+    "speech2text": _speech2text_rows,
 }
 
 

@@ -6,13 +6,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ollama_client import DEFAULT_TIMEOUT_SECONDS, ClientConfig, OllamaClient, OllamaConfigError
+from ollama_client import DEFAULT_TIMEOUT_SECONDS, ClientConfig, Deadline, OllamaClient, OllamaConfigError
 
 # Field names in provider/ollama.yaml (model_credential_schema).
 BASE_URL = "base_url"
 API_KEY = "api_key"
 TIMEOUT = "timeout"
 
+MIN_TIMEOUT_SECONDS = 1.0
 MAX_TIMEOUT_SECONDS = 3600.0
 
 
@@ -27,9 +28,11 @@ def parse_timeout(raw: Any) -> float:
             f"Request timeout '{raw}' is not a number of seconds; enter e.g. 600, or leave it empty for "
             f"the default of {DEFAULT_TIMEOUT_SECONDS:g}."
         ) from None
-    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_TIMEOUT_SECONDS:
+    # The form says 1–3600: less than a second cannot cover even a warm model's first token.
+    if not math.isfinite(seconds) or not MIN_TIMEOUT_SECONDS <= seconds <= MAX_TIMEOUT_SECONDS:
         raise OllamaConfigError(
-            f"Request timeout {raw} is out of range; enter a number of seconds between 1 and {MAX_TIMEOUT_SECONDS:g}."
+            f"Request timeout {raw} is out of range; enter a number of seconds between {MIN_TIMEOUT_SECONDS:g} "
+            f"and {MAX_TIMEOUT_SECONDS:g}."
         )
     return seconds
 
@@ -42,6 +45,15 @@ def client_config(credentials: Mapping[str, Any]) -> ClientConfig:
     )
 
 
-def ollama_client(credentials: Mapping[str, Any]) -> OllamaClient:
-    """Client for the server these credentials name; raises OllamaConfigError for bad fields."""
-    return OllamaClient(client_config(credentials))
+def ollama_client(credentials: Mapping[str, Any], deadline: Deadline | None = None) -> OllamaClient:
+    """Client for the server these credentials name; raises OllamaConfigError for bad fields. With `deadline`
+    every call it makes must be over by then (one invoke's shared deadline), else each gets Request timeout."""
+    return OllamaClient(client_config(credentials), deadline=deadline)
+
+
+def invoke_deadline(credentials: Mapping[str, Any]) -> Deadline | None:
+    """Request timeout seconds from now: the deadline of an invoke starting now (None for unusable fields)."""
+    try:
+        return Deadline.after(parse_timeout(credentials.get(TIMEOUT)))
+    except OllamaConfigError:
+        return None

@@ -30,14 +30,36 @@ from ollama_client import (
     OllamaStreamError,
     OllamaTimeoutError,
 )
+from rerank_client import (
+    RerankAuthError,
+    RerankConfigError,
+    RerankConnectionError,
+    RerankRateLimitError,
+    RerankRequestError,
+    RerankResponseError,
+    RerankServerError,
+)
 
-# Order matters only where classes inherit from each other; the first match wins.
+# Order matters only where classes inherit from each other; the first match wins. A rerank service's
+# unusable 2xx answer (RerankResponseError) is the service's fault, not the user's input.
 OLLAMA_TO_INVOKE: dict[type[InvokeError], list[type[Exception]]] = {
-    InvokeConnectionError: [InvokeConnectionError, OllamaConnectionError, OllamaTimeoutError],
-    InvokeServerUnavailableError: [InvokeServerUnavailableError, OllamaServerError, OllamaStreamError],
-    InvokeRateLimitError: [InvokeRateLimitError, OllamaRateLimitError],
-    InvokeAuthorizationError: [InvokeAuthorizationError, OllamaAuthError],
-    InvokeBadRequestError: [InvokeBadRequestError, OllamaBadRequestError, OllamaConfigError],
+    InvokeConnectionError: [InvokeConnectionError, OllamaConnectionError, OllamaTimeoutError, RerankConnectionError],
+    InvokeServerUnavailableError: [
+        InvokeServerUnavailableError,
+        OllamaServerError,
+        OllamaStreamError,
+        RerankServerError,
+        RerankResponseError,
+    ],
+    InvokeRateLimitError: [InvokeRateLimitError, OllamaRateLimitError, RerankRateLimitError],
+    InvokeAuthorizationError: [InvokeAuthorizationError, OllamaAuthError, RerankAuthError],
+    InvokeBadRequestError: [
+        InvokeBadRequestError,
+        OllamaBadRequestError,
+        OllamaConfigError,
+        RerankRequestError,
+        RerankConfigError,
+    ],
 }
 
 

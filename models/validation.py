@@ -3,7 +3,7 @@ and specific about what to do next."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dify_plugin.errors.model import CredentialsValidateFailedError
@@ -32,14 +32,22 @@ def _not_pulled_message(error: OllamaModelNotFoundError, client: OllamaClient, m
     return f"{error} No models are pulled on {client.config.base_url} yet."
 
 
-def check_model(credentials: Mapping[str, Any], model: str, *, needs: str) -> ModelInfo:
+def check_model(
+    credentials: Mapping[str, Any],
+    model: str,
+    *,
+    needs: str,
+    advice: Callable[[OllamaClient, ModelInfo], str] | None = None,
+) -> ModelInfo:
     """Confirm the server answers and `model` exists with capability `needs`.
 
     Raises CredentialsValidateFailedError (the class Dify expects from validation) with a
-    message that says what to do.
+    message that says what to do. `advice`, when given, words the message for a model without
+    the capability, or whose server does not report capabilities at all.
     """
     if not (model or "").strip():
         raise CredentialsValidateFailedError("Model name is empty: enter the name shown by `ollama list`.")
+    model = model.strip()  # Dify keeps the name as typed, a pasted space included; Ollama would not find it
     try:
         client = ollama_client(credentials)
         info = get_model_info(client, model, max_age=0)
@@ -47,6 +55,8 @@ def check_model(credentials: Mapping[str, Any], model: str, *, needs: str) -> Mo
         raise CredentialsValidateFailedError(_not_pulled_message(error, client, model)) from error
     except OllamaError as error:
         raise CredentialsValidateFailedError(str(error)) from error
+    if advice is not None and info.has(needs) is not True:
+        raise CredentialsValidateFailedError(advice(client, info))
     if info.has(needs) is False:
         have = sorted(info.capabilities or ())
         kinds = [kind for cap, kind in _KIND_BY_CAPABILITY.items() if cap in have]

@@ -7,8 +7,8 @@ from ollama_client.client import (
     ClientConfig,
     OllamaClient,
     RetryPolicy,
-    close_pooled_clients,
 )
+from ollama_client.deadline import METADATA_SECONDS, Deadline
 from ollama_client.errors import (
     OllamaAuthError,
     OllamaBadRequestError,
@@ -20,6 +20,7 @@ from ollama_client.errors import (
     OllamaModelNotFoundError,
     OllamaRateLimitError,
     OllamaRedirectError,
+    OllamaResponseTooLargeError,
     OllamaServerBusyError,
     OllamaServerError,
     OllamaStreamError,
@@ -27,10 +28,13 @@ from ollama_client.errors import (
     OllamaUnsupportedFeatureError,
 )
 from ollama_client.ndjson import NDJSONStreamReader, iter_ndjson
+from ollama_client.pool import close_pooled_clients, http_client_for, leased_http_client
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
+    "METADATA_SECONDS",
     "ClientConfig",
+    "Deadline",
     "ModelInfo",
     "NDJSONStreamReader",
     "OllamaAuthError",
@@ -44,6 +48,7 @@ __all__ = [
     "OllamaModelNotFoundError",
     "OllamaRateLimitError",
     "OllamaRedirectError",
+    "OllamaResponseTooLargeError",
     "OllamaServerBusyError",
     "OllamaServerError",
     "OllamaStreamError",
@@ -53,7 +58,9 @@ __all__ = [
     "clear_cache",
     "close_pooled_clients",
     "get_model_info",
+    "http_client_for",
     "iter_ndjson",
+    "leased_http_client",
     "normalise_base_url",
     "parse_show",
 ]

@@ -1,7 +1,23 @@
 """Turn what a user types into the Base URL field into the server root we append /api/... to.
 
+Like ollama-python (`_parse_host`), an address typed without a scheme means Ollama's defaults, http://
+and port 11434; an explicit http:// or https:// without a port means that scheme's standard port (80 or
+443), as for any URL, so a reverse proxy on port 80 or 443 is reached as typed.
+
+>>> normalise_base_url("localhost")
+'http://localhost:11434'
+>>> normalise_base_url("192.168.1.20")
+'http://192.168.1.20:11434'
 >>> normalise_base_url("localhost:11434")
 'http://localhost:11434'
+>>> normalise_base_url("ollama.lan/api")
+'http://ollama.lan:11434'
+>>> normalise_base_url("::1")
+'http://[::1]:11434'
+>>> normalise_base_url("http://192.168.1.20")
+'http://192.168.1.20'
+>>> normalise_base_url("https://ollama.com")
+'https://ollama.com'
 >>> normalise_base_url(" http://Ollama.LAN:11434/api/ ")
 'http://ollama.lan:11434'
 >>> normalise_base_url("https://ollama.com/v1")
@@ -22,6 +38,7 @@ from urllib.parse import urlsplit
 from ollama_client.errors import OllamaConfigError
 
 EXAMPLE = "http://host.docker.internal:11434 (or http://192.168.1.100:11434, https://ollama.com)"
+OLLAMA_DEFAULT_PORT = 11434
 
 _HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Endpoint paths people paste from docs and other tools; the longest match is removed first.
@@ -60,17 +77,21 @@ def _bracket_bare_ipv6(rest: str) -> str:
     return rest
 
 
-def split_http_url(raw: object, invalid: Callable[[str, str], Exception]) -> tuple[str, str]:
+def split_http_url(
+    raw: object, invalid: Callable[[str, str], Exception], *, port_without_scheme: int | None = None
+) -> tuple[str, str]:
     """Check what a user typed as a server address and return (`scheme://host[:port]`, path).
 
-    A missing scheme means http://; only http(s) is accepted; a query string or user:password is
-    refused without being echoed, since either may carry a secret. `invalid(shown, problem)` builds
-    the caller's error, so each field can show its own example.
+    A missing scheme means http://, and `port_without_scheme` (when given) the port unless one was typed;
+    only http(s) is accepted; a query string or user:password is refused without being echoed, since
+    either may carry a secret. `invalid(shown, problem)` builds the caller's error, so each field can
+    show its own example.
     """
     text = ("" if raw is None else str(raw)).strip()
     if not text:
         raise invalid("", "it is empty")
-    if not _HAS_SCHEME.match(text):
+    schemeless = not _HAS_SCHEME.match(text)
+    if schemeless:
         text = "http://" + _bracket_bare_ipv6(text)
     try:
         parts = urlsplit(text)
@@ -96,13 +117,15 @@ def split_http_url(raw: object, invalid: Callable[[str, str], Exception]) -> tup
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"
+    if port is None and schemeless:
+        port = port_without_scheme
     origin = f"{scheme}://{host}" + ("" if port is None else f":{port}")
     return origin, parts.path.rstrip("/")
 
 
 def normalise_base_url(raw: str | None) -> str:
     """Return `scheme://host[:port][/prefix]` or raise OllamaConfigError with a correct example."""
-    origin, path = split_http_url(raw, _invalid)
+    origin, path = split_http_url(raw, _invalid, port_without_scheme=OLLAMA_DEFAULT_PORT)
     lowered = path.lower()
     for suffix in _API_SUFFIXES:
         if lowered.endswith(suffix):

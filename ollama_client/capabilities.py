@@ -1,22 +1,34 @@
 """What a model can do, from `POST /api/show`, cached for a few minutes.
 
 Dify asks for the model schema on every invocation, so without the cache each chat
-message would cost an extra round trip to Ollama.
+message would cost an extra round trip to Ollama. Once the cache has expired, a known answer
+is still served at once while a background thread asks again (stale-while-revalidate), so
+the first chat after a quiet spell does not wait for /api/show either.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ollama_client.client import OllamaClient
+from ollama_client.errors import OllamaError
+from ollama_client.redaction import secret_digest
+
+logger = logging.getLogger(__name__)
 
 CACHE_TTL_SECONDS = 300.0
-_MAX_CACHE_ENTRIES = 512
+# How long an expired answer may still be served while it is refreshed: what a model name can do changes only
+# when it is pulled or created again, and the refresh that serving starts corrects it for the next call.
+MAX_STALE_SECONDS = 24 * 3600.0
+REFRESH_RETRY_SECONDS = 20.0  # after a failed background refresh, the stale answer is served without asking
+# Least recently used entries go first: one entry per (server, key, model), so many keys or models cannot grow it.
+MAX_CACHE_ENTRIES = 512
 
 
 @dataclass(frozen=True)
@@ -58,27 +70,79 @@ def parse_show(model: str, show: Mapping[str, Any]) -> ModelInfo:
     return ModelInfo(model, capabilities, context_length, embedding_length, family or arch)
 
 
-_cache: dict[tuple[str, str, str], tuple[float, ModelInfo]] = {}
+_cache: OrderedDict[tuple[str, str, str], tuple[float, ModelInfo]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def get_model_info(client: OllamaClient, model: str, *, max_age: float = CACHE_TTL_SECONDS) -> ModelInfo:
-    """ModelInfo for `model` on the client's server; raises OllamaError when /api/show fails."""
+_refreshing: set[tuple[str, str, str]] = set()
+_refresh_failed_at: dict[tuple[str, str, str], float] = {}
+
+
+def get_model_info(
+    client: OllamaClient, model: str, *, max_age: float | None = None, max_stale: float | None = None
+) -> ModelInfo:
+    """ModelInfo for `model` on the client's server; raises OllamaError when /api/show fails.
+
+    An answer younger than `max_age` (default CACHE_TTL_SECONDS) is served from the cache. An older one,
+    younger than `max_stale` (default MAX_STALE_SECONDS), is served too while a background thread asks
+    again. `max_age=0` always asks and waits (credential validation).
+    """
+    max_age = CACHE_TTL_SECONDS if max_age is None else max_age
+    max_stale = MAX_STALE_SECONDS if max_stale is None else max_stale
+    model = model.strip()
     config = client.config
-    key_digest = hashlib.sha256(config.api_key.encode()).hexdigest() if config.api_key else ""
-    key = (config.base_url, key_digest, model)
-    now = time.monotonic()
+    key = (config.base_url, secret_digest(config.api_key), model)
     cached = _cache.get(key)
-    if cached is not None and now - cached[0] < max_age:
-        return cached[1]
+    if cached is not None:
+        age = time.monotonic() - cached[0]
+        if age < max_age:
+            return cached[1]
+        if max_age > 0 and age < max_stale:
+            _refresh_in_background(client, model, key)
+            return cached[1]
+    return _fetch(client, model, key)
+
+
+def _refresh_in_background(client: OllamaClient, model: str, key: tuple[str, str, str]) -> None:
+    with _cache_lock:
+        failed_at = _refresh_failed_at.get(key)
+        if key in _refreshing or (failed_at is not None and time.monotonic() - failed_at < REFRESH_RETRY_SECONDS):
+            return
+        _refreshing.add(key)
+
+    def refresh() -> None:
+        try:
+            _fetch(client, model, key)
+            _refresh_failed_at.pop(key, None)
+        except OllamaError as error:
+            logger.warning("refreshing the capabilities of %s failed, serving the last answer: %s", model, error)
+            with _cache_lock:
+                if len(_refresh_failed_at) >= MAX_CACHE_ENTRIES:
+                    _refresh_failed_at.clear()
+                _refresh_failed_at[key] = time.monotonic()
+        finally:
+            with _cache_lock:
+                _refreshing.discard(key)
+
+    threading.Thread(target=refresh, name=f"ollama-show-refresh {model}", daemon=True).start()
+
+
+def _fetch(client: OllamaClient, model: str, key: tuple[str, str, str]) -> ModelInfo:
+    now = time.monotonic()
     info = parse_show(model, client.show(model))
     with _cache_lock:
-        if len(_cache) >= _MAX_CACHE_ENTRIES:
-            _cache.clear()
         _cache[key] = (now, info)
+        _cache.move_to_end(key)
+        while len(_cache) > MAX_CACHE_ENTRIES:
+            _cache.popitem(last=False)
     return info
+
+
+def cache_size() -> int:
+    return len(_cache)
 
 
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _refresh_failed_at.clear()

@@ -24,6 +24,7 @@ import contextlib
 import re
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,12 @@ _CHUNK_HEADER = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;[^\r\n]*)?[ \t]*\r\n")
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 # h11 allows 100 KiB of incomplete event in httpcore; a chunk header is a few bytes.
 MAX_CHUNK_HEADER_BYTES = 100 * 1024
+# Trailers after the last chunk: h11's limit too. Without one, a server could send them forever, each read
+# rescanning everything held (100% CPU for every tenant of the process).
+MAX_TRAILER_BYTES = 100 * 1024
+# A call's deadline shortens the socket's timeout only when it is this much sooner than the timeout already
+# set: updating it on every read would cost more than the read on a fast stream.
+_DEADLINE_SLACK_SECONDS = 0.25
 _INCOMPLETE = "peer closed connection without sending complete message body (incomplete chunked read)"
 
 # Set while a request whose chunked answer we want to read ourselves is being sent (per thread/greenlet).
@@ -126,12 +133,12 @@ class TappedStream:
         self._state = _HELD
         return data[:cut]
 
-    def take_body(self, timeout: float | None) -> ChunkedBody | None:
+    def take_body(self, timeout: float | None, deadline: float | None = None) -> ChunkedBody | None:
         if self._state != _HELD:
             return None
         self._state = _BODY
         held, self._held = self._held, b""
-        return ChunkedBody(self, held, timeout)
+        return ChunkedBody(self, held, timeout, deadline)
 
     def give_back(self, data: bytes) -> None:
         """The body is over: h11 reads `data` (the terminating chunk and trailers) next."""
@@ -165,15 +172,22 @@ class TappedBackend:
 class ChunkedBody:
     """The de-chunked body of one response; `read()` returns what is at hand, waiting only when nothing is."""
 
-    __slots__ = ("_crlf_due", "_done", "_left", "_raw", "_recv", "_stream", "_timeout")
+    __slots__ = ("_crlf_due", "_deadline", "_done", "_left", "_raw", "_recv", "_stream", "_timeout", "_trailers_seen")
 
-    def __init__(self, stream: TappedStream, held: bytes, timeout: float | None) -> None:
+    def __init__(self, stream: TappedStream, held: bytes, timeout: float | None, deadline: float | None = None) -> None:
+        """`timeout`: the longest silence; `deadline` (time.monotonic()): when reading must be over, however
+        the server paces its bytes."""
         self._stream = stream
+        self._deadline = deadline
+        if deadline is not None:
+            left = max(deadline - time.monotonic(), 0.001)  # a socket timeout must be positive
+            timeout = left if timeout is None else min(timeout, left)
         self._timeout = timeout
         self._recv = _direct_recv(stream.inner, timeout)
         self._raw = held  # received, not yet de-chunked
         self._left = 0  # payload bytes of the current chunk still to come
         self._crlf_due = False  # the CRLF after a chunk's payload is still to come
+        self._trailers_seen = 0  # bytes of `_raw` already searched for the end of the trailers
         self._done = False
 
     @property
@@ -197,6 +211,8 @@ class ChunkedBody:
         return b""
 
     def _receive(self) -> None:
+        if self._deadline is not None:
+            self._approach_deadline(self._deadline)
         try:
             if self._recv is not None:
                 data = self._recv(READ_SIZE)
@@ -207,6 +223,16 @@ class ChunkedBody:
         if not data:
             raise httpx.RemoteProtocolError(_INCOMPLETE)
         self._raw = self._raw + data if self._raw else data
+
+    def _approach_deadline(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise httpx.ReadTimeout("the call's deadline passed")
+        timeout = self._timeout
+        if timeout is None or left < timeout - _DEADLINE_SLACK_SECONDS:
+            self._timeout = left
+            if self._recv is not None:
+                self._recv.__self__.settimeout(left)  # type: ignore[attr-defined]
 
     def _dechunk(self) -> bytes:
         """Strip the framing from as much of `_raw` as has arrived; keep an incomplete header for later."""
@@ -248,7 +274,13 @@ class ChunkedBody:
                     raise httpx.RemoteProtocolError(f"illegal chunk header: {raw[pos : pos + 40]!r}")
                 left = int(header[1], 16)
             if not left:  # the last chunk: h11 reads it and any trailers, and ends the response
-                if not raw.startswith(b"\r\n", eol + 2) and raw.find(_HEAD_END, eol + 2) < 0:
+                searched = max(eol + 2, pos + self._trailers_seen - 3)  # not again what earlier reads searched
+                if not raw.startswith(b"\r\n", eol + 2) and raw.find(_HEAD_END, searched) < 0:
+                    if size - eol > MAX_TRAILER_BYTES:
+                        raise httpx.RemoteProtocolError(
+                            f"the trailers after the last chunk exceed {MAX_TRAILER_BYTES // 1024} KiB"
+                        )
+                    self._trailers_seen = size - pos
                     break  # trailers still incomplete: keep the last chunk's header for the next read
                 self._done = True
                 self._stream.give_back(raw[pos:])
@@ -285,8 +317,9 @@ def _direct_recv(stream: httpcore.NetworkStream, timeout: float | None) -> Calla
     return sock.recv
 
 
-def take_chunked_body(response: httpx.Response) -> ChunkedBody | None:
-    """The body of `response` for reading with ChunkedBody, or None: then read it through httpx as usual."""
+def take_chunked_body(response: httpx.Response, deadline: float | None = None) -> ChunkedBody | None:
+    """The body of `response` for reading with ChunkedBody, or None: then read it through httpx as usual.
+    `deadline` (time.monotonic()) ends the reading however the server paces its bytes."""
     stream = response.extensions.get("network_stream")
     if not isinstance(stream, TappedStream):
         return None
@@ -300,7 +333,7 @@ def take_chunked_body(response: httpx.Response) -> ChunkedBody | None:
     ):
         return None
     timeout = (response.request.extensions.get("timeout") or {}).get("read")
-    return stream.take_body(timeout)
+    return stream.take_body(timeout, deadline)
 
 
 def close_response(response: httpx.Response, body: ChunkedBody | None) -> None:

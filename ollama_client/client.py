@@ -1,18 +1,17 @@
-"""HTTP transport to one Ollama server: pooled clients, auth, timeouts, retries, typed errors.
+"""HTTP transport to one Ollama server: auth, timeouts, deadlines, body limits, retries, typed errors.
 
-The Dify SDK builds a new model instance for every request, so connection pools live at
-module level, one `httpx.Client` per (base URL, API key, timeout), shared by all threads
-(greenlets under the plugin runtime). Retries happen only before the first response byte,
-only for connection failures and 503, and never once a stream has started.
+Connections come from the shared per-server pools of pool.py; the API key and the timeout travel with each
+request. Every call has a Deadline (deadline.py): by default `timeout` seconds from its start, shorter for
+metadata calls, or one shared by the whole invoke; neither silence nor a trickling server outlasts it.
+Retries happen only before the first response byte, only for connection failures and 503, only while the
+deadline allows, and never once a stream has started.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import socket
-import threading
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,28 +24,42 @@ from ollama_client.chunked import (
     ChunkedBody,
     close_response,
     expect_chunked_body,
-    install_chunked_reader,
     take_chunked_body,
 )
+from ollama_client.connect_advice import ConnectFailure, connect_error, connection_advice
+from ollama_client.deadline import METADATA_SECONDS, Deadline
 from ollama_client.errors import (
-    DOCKER_HINT,
     OllamaConfigError,
     OllamaConnectionError,
     OllamaError,
+    OllamaResponseTooLargeError,
     OllamaServerBusyError,
     OllamaTimeoutError,
+    OllamaTLSError,
     describe_body,
     error_from_response,
 )
 from ollama_client.ndjson import NDJSONStreamReader
+from ollama_client.pool import (
+    MAX_CONNECT_TIMEOUT_SECONDS,
+    auth_headers,
+    close_pooled_clients,
+    leased_http_client,
+    request_timeout,
+)
+from ollama_client.redaction import redact_bytes, redact_error, secret_digest
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
-# Connecting is quick or never happens; a long connect wait only delays the error.
-MAX_CONNECT_TIMEOUT_SECONDS = 10.0
 MAX_ERROR_BODY_BYTES = 64 * 1024
-USER_AGENT = "dify-plugin-ollama/0.1.0"
+# Whole (non-streamed) answers are read into memory, so each is capped. Ollama's own answers stay far below:
+# /api/show is tens of kB (a long license), /api/embed about 21 MiB for 256 texts of 4,096 dimensions.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_BODY_BYTES_BY_PATH = {"/api/embed": 32 * 1024 * 1024, "/api/version": 1024 * 1024}
+_METADATA_PATHS = frozenset({"/api/show", "/api/version", "/api/tags"})
+
+__all__ = ["ClientConfig", "OllamaClient", "RetryPolicy", "close_pooled_clients"]
 
 
 @dataclass(frozen=True)
@@ -58,10 +71,17 @@ class RetryPolicy:
     def delay(self, retry_number: int, retry_after: str | None = None) -> float:
         if retry_after:
             try:
-                return min(float(retry_after), self.max_retry_after_seconds)
+                seconds = float(retry_after)
             except ValueError:
-                pass
+                seconds = math.nan  # an HTTP date or garbage: the usual back-off
+            if math.isfinite(seconds) and seconds >= 0:  # "nan" or "-1" would make time.sleep() raise
+                return min(seconds, self.max_retry_after_seconds)
         return self.backoff_seconds * (2**retry_number)
+
+
+# What a client without its own policy uses, looked up at each client's creation: tests replace it with a
+# policy that does not wait (the `instant_retries` fixture) instead of sleeping through real back-offs.
+DEFAULT_RETRY_POLICY = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -87,69 +107,22 @@ class ClientConfig:
             timeout=float(timeout) if timeout else DEFAULT_TIMEOUT_SECONDS,
         )
 
-    def pool_key(self) -> tuple[str, str, float]:
-        # The key is hashed so the secret does not sit in a dict key that might get printed.
-        digest = hashlib.sha256(self.api_key.encode()).hexdigest() if self.api_key else ""
-        return (self.base_url, digest, self.timeout)
-
-
-_pools: dict[tuple[str, str, float], httpx.Client] = {}
-_pools_lock = threading.Lock()
-
-
-def pooled_http_client(config: ClientConfig) -> httpx.Client:
-    """The shared httpx.Client for this configuration, created on first use."""
-    key = config.pool_key()
-    client = _pools.get(key)
-    if client is not None:
-        return client
-    with _pools_lock:
-        client = _pools.get(key)
-        if client is None:
-            headers = {"User-Agent": USER_AGENT}
-            if config.api_key:
-                headers["Authorization"] = f"Bearer {config.api_key}"
-            client = httpx.Client(
-                base_url=config.base_url,
-                headers=headers,
-                timeout=httpx.Timeout(config.timeout, connect=min(config.timeout, MAX_CONNECT_TIMEOUT_SECONDS)),
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=32),
-                follow_redirects=False,
-            )
-            install_chunked_reader(client)  # streamed answers skip h11's per-chunk work (chunked.py)
-            _pools[key] = client
-        return client
-
-
-def close_pooled_clients() -> None:
-    """Close every pooled client (tests; a long-running process never needs this)."""
-    with _pools_lock:
-        for client in _pools.values():
-            client.close()
-        _pools.clear()
-
-
-def _is_dns_failure(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, socket.gaierror):
-            return True
-        text = str(current).lower()
-        if "name or service not known" in text or "nodename nor servname" in text or "name resolution" in text:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    def credentials_key(self) -> tuple[str, str, float]:
+        """(Base URL, digest of the key, timeout): these credentials in a cache key, without the secret."""
+        return (self.base_url, secret_digest(self.api_key), self.timeout)
 
 
 class OllamaClient:
     """Requests against one Ollama server. Cheap to create: the connection pool is shared."""
 
-    def __init__(self, config: ClientConfig, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, config: ClientConfig, retry: RetryPolicy | None = None, deadline: Deadline | None = None
+    ) -> None:
+        """`deadline`: one shared by every call of this client (e.g. the capability lookup and the chat of one
+        invoke); without it each call must end within `config.timeout` of its own start."""
         self.config = config
-        self.retry = retry or RetryPolicy()
-        self._http = pooled_http_client(config)
+        self.retry = retry or DEFAULT_RETRY_POLICY
+        self.deadline = deadline
 
     # -- public API -------------------------------------------------------------------
 
@@ -183,40 +156,56 @@ class OllamaClient:
         nothing ever waits for more data to fill it.
         """
         url = self._url(path)
-        with expect_chunked_body():
-            response = self._send("POST", path, body, model, stream=True)
-        if response.headers.get("content-type", "").lower().startswith("text/html"):
-            # A login page or another web app answered 200: say so instead of "a line that is not JSON".
-            try:
-                page = self._read_limited(response)
-            except httpx.HTTPError:
-                page = b""
-            finally:
-                response.close()
-            raise self._not_ollama(url, model, response, page)
+        deadline = self._deadline_for(path)
+        with leased_http_client(self.config.base_url) as http:
+            with expect_chunked_body():
+                response = self._send(http, "POST", path, body, model, deadline, stream=True)
+            if response.headers.get("content-type", "").lower().startswith("text/html"):
+                # A login page or another web app answered 200: say so instead of "a line that is not JSON".
+                try:
+                    page = self._read_limited(response)
+                except httpx.HTTPError:
+                    page = b""
+                finally:
+                    response.close()
+                raise self._not_ollama(url, model, response, page)
+            yield from self._read_stream(response, url, model, deadline)
+
+    def _read_stream(
+        self, response: httpx.Response, url: str, model: str | None, deadline: Deadline
+    ) -> Iterator[list[dict[str, Any]]]:
         reader = NDJSONStreamReader(source=f"Ollama at {url}" + (f" (model '{model}')" if model else ""))
         chunked_body: ChunkedBody | None = None
         try:
             try:
                 # Ollama's chunked body read a socket read at a time (see chunked.py); httpx's own reading
                 # wherever that does not apply (proxies, other encodings, mocked transports).
-                chunked_body = take_chunked_body(response)
+                chunked_body = take_chunked_body(response, deadline.at)
                 feed = reader.feed_batch
-                for data in chunked_body if chunked_body is not None else response.iter_bytes():
+                source = chunked_body if chunked_body is not None else _until(deadline, response.iter_bytes())
+                for data in source:
                     objects = feed(data)
                     if objects:
                         yield objects
                         reader.raise_pending()
                 for last in reader.finish():
                     yield [last]
-            except httpx.TimeoutException as exc:
-                raise OllamaTimeoutError(
-                    f"Ollama at {url} (model '{model}') sent nothing for {self.config.timeout:g} s in the middle "
-                    "of its answer. Raise 'Request timeout' in the model settings if the server is just slow.",
-                    url=url,
-                    model=model,
-                ) from exc
-            except httpx.TransportError as exc:
+            except httpx.TransportError as exc:  # timeouts included
+                if reader.done:
+                    # The answer is complete; only its framing after the last line failed (e.g. endless trailers):
+                    # the caller has everything, and the connection is closed instead of reused.
+                    logger.warning("Ollama at %s: ignoring a broken end of a complete answer (%s)", url, exc)
+                    return
+                if isinstance(exc, httpx.TimeoutException):
+                    if deadline.remaining() < 0.05:
+                        what = "it went silent or sent too slowly; the answer is incomplete"
+                        raise self._over_deadline(url, model, what) from exc
+                    raise OllamaTimeoutError(
+                        f"Ollama at {url} (model '{model}') sent nothing for {self.config.timeout:g} s in the middle "
+                        "of its answer. Raise 'Request timeout' in the model settings if the server is just slow.",
+                        url=url,
+                        model=model,
+                    ) from exc
                 raise OllamaConnectionError(
                     f"The connection to Ollama at {url} (model '{model}') broke in the middle of the answer "
                     f"({type(exc).__name__}: {exc or 'closed'}); the answer is incomplete. Check that the server "
@@ -246,6 +235,24 @@ class OllamaClient:
     def _url(self, path: str) -> str:
         return self.config.base_url + path
 
+    def _deadline_for(self, path: str) -> Deadline:
+        deadline = self.deadline or Deadline.after(self.config.timeout)
+        return deadline.sooner(METADATA_SECONDS) if path in _METADATA_PATHS else deadline
+
+    def _over_deadline(self, url: str, model: str | None, what: str) -> OllamaTimeoutError:
+        if self.config.timeout <= METADATA_SECONDS or not url.endswith(tuple(_METADATA_PATHS)):
+            limit = f"the Request timeout of {self.config.timeout:g} s, the longest one call may take"
+            fix = "Raise 'Request timeout' in the model settings if answers legitimately take longer."
+        else:
+            limit = f"{METADATA_SECONDS:g} s, the longest a model or version lookup may take"
+            fix = "A working Ollama answers this at once: check that the server is not hung or overloaded."
+        return OllamaTimeoutError(
+            f"Ollama at {url}" + (f" (model '{model}')" if model else "") + f" did not finish within {limit} "
+            f"({what}). {fix}",
+            url=url,
+            model=model,
+        )
+
     def _request_json(
         self,
         method: str,
@@ -255,10 +262,39 @@ class OllamaClient:
         decode: Callable[[bytes], Any] = json.loads,
     ) -> dict[str, Any]:
         url = self._url(path)
-        response = self._send(method, path, body, model, stream=False)
+        deadline = self._deadline_for(path)
+        with leased_http_client(self.config.base_url) as http:
+            response = self._send(http, method, path, body, model, deadline, stream=False)
+            content = self._read_whole(response, url, model, deadline, MAX_BODY_BYTES_BY_PATH.get(path, MAX_BODY_BYTES))
         try:
-            content = response.read()
+            payload = decode(content)
+        except ValueError:
+            raise self._not_ollama(url, model, response, content) from None
+        if not isinstance(payload, dict):
+            raise OllamaConnectionError(
+                f"{url} answered with JSON that is not an object; check that the Base URL points at Ollama.",
+                url=url,
+                model=model,
+            )
+        return payload
+
+    def _read_whole(
+        self, response: httpx.Response, url: str, model: str | None, deadline: Deadline, limit: int
+    ) -> bytes:
+        """The whole body, refused beyond `limit` bytes (before reading it, when its length is declared)."""
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_large(url, model, limit)
+            collected = bytearray()
+            for data in _until(deadline, response.iter_bytes()):
+                collected += data
+                if len(collected) > limit:
+                    raise self._too_large(url, model, limit)
+            return bytes(collected)
         except httpx.TimeoutException as exc:
+            if deadline.remaining() < 0.05:
+                raise self._redacted(self._over_deadline(url, model, "it went silent or sent too slowly")) from exc
             raise self._redacted(
                 OllamaTimeoutError(
                     f"Ollama at {url}" + (f" (model '{model}')" if model else "") + " did not finish answering "
@@ -277,44 +313,68 @@ class OllamaClient:
             ) from exc
         finally:
             response.close()
-        try:
-            payload = decode(content)
-        except ValueError:
-            raise self._not_ollama(url, model, response, content) from None
-        if not isinstance(payload, dict):
-            raise OllamaConnectionError(
-                f"{url} answered with JSON that is not an object; check that the Base URL points at Ollama.",
-                url=url,
-                model=model,
-            )
-        return payload
+
+    @staticmethod
+    def _too_large(url: str, model: str | None, limit: int) -> OllamaResponseTooLargeError:
+        fix = "check that the Base URL points at Ollama itself, not at another server or a proxy that adds to it"
+        if url.endswith("/api/embed"):
+            fix = "lower the embedding 'Batch size' (or the dimensions) so each answer is smaller, or " + fix
+        return OllamaResponseTooLargeError(
+            f"Ollama at {url}" + (f" (model '{model}')" if model else "") + f" answered more than "
+            f"{limit // (1024 * 1024)} MiB, the most this plugin reads for one such answer; nothing was used. "
+            f"To fix it, {fix}.",
+            url=url,
+            model=model,
+        )
 
     def _send(
-        self, method: str, path: str, body: dict[str, Any] | None, model: str | None, *, stream: bool
+        self,
+        http: httpx.Client,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        model: str | None,
+        deadline: Deadline,
+        *,
+        stream: bool,
     ) -> httpx.Response:
-        """Send with bounded retries; return a 2xx response (stream not yet read) or raise."""
+        """Send with bounded retries within `deadline`; return a 2xx response (body not yet read) or raise."""
         url = self._url(path)
+        if body is not None and isinstance(body.get("model"), str):
+            body = {**body, "model": body["model"].strip()}  # a name pasted with a space: Dify keeps it as typed
+        headers = auth_headers(self.config.api_key)
         last_error: OllamaError | None = None
         for attempt in range(self.retry.attempts):
             if attempt:
                 retry_after = last_error.retry_after if isinstance(last_error, OllamaServerBusyError) else None
                 delay = self.retry.delay(attempt - 1, retry_after)
+                if delay >= deadline.remaining():
+                    break  # no time left for another attempt: report the last failure
                 logger.info("retrying %s %s in %.2fs after: %s", method, url, delay, last_error)
                 time.sleep(delay)
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                if last_error is None:
+                    what = "the time ran out before this request could be sent, e.g. in the model lookup before it"
+                    raise self._redacted(self._over_deadline(url, model, what))
+                break
             try:
-                request = self._http.build_request(method, path, json=body)
-                response = self._http.send(request, stream=True)
+                timeout = request_timeout(self.config.timeout, remaining)
+                request = http.build_request(method, url, json=body, headers=headers, timeout=timeout)
+                response = http.send(request, stream=True)
             except httpx.ConnectTimeout:
                 last_error = OllamaTimeoutError(
                     f"Could not connect to Ollama at {url} within "
-                    f"{min(self.config.timeout, MAX_CONNECT_TIMEOUT_SECONDS):g} s. Check the address and any "
-                    f"firewall in between. {DOCKER_HINT}",
+                    f"{_seconds(timeout.connect or MAX_CONNECT_TIMEOUT_SECONDS)} s. "
+                    f"{connection_advice(url, ConnectFailure.TIMEOUT)}",
                     url=url,
                     model=model,
                 )
                 continue
             except httpx.ConnectError as exc:
-                last_error = self._connect_error(exc, url, model)
+                last_error = connect_error(exc, url, model)
+                if isinstance(last_error, OllamaTLSError):  # https:// to plain HTTP, untrusted certificate
+                    raise self._redacted(last_error) from exc
                 continue
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
                 # The server closed or reset the connection before any response byte (e.g. a stale
@@ -327,6 +387,10 @@ class OllamaClient:
                 )
                 continue
             except httpx.TimeoutException as exc:
+                if path in _METADATA_PATHS and (timeout.read or 0) < self.config.timeout:
+                    raise self._redacted(
+                        self._over_deadline(url, model, "it accepted the connection but did not answer")
+                    ) from exc
                 raise self._redacted(
                     OllamaTimeoutError(
                         f"Ollama at {url}" + (f" (model '{model}')" if model else "") + " did not start answering "
@@ -346,7 +410,8 @@ class OllamaClient:
             if response.status_code < 300:
                 return response
             try:
-                error_body = self._read_limited(response)
+                # Redacted before anything quotes (and cuts) it: a cut could leave part of an echoed key.
+                error_body = redact_bytes(self._read_limited(response), self.config.api_key)
             except httpx.HTTPError:
                 error_body = b""
             finally:
@@ -359,6 +424,7 @@ class OllamaClient:
                 content_type=response.headers.get("content-type"),
                 location=response.headers.get("location"),
                 retry_after=response.headers.get("retry-after"),
+                api_key_sent=self.config.api_key is not None,
             )
             if isinstance(error, OllamaServerBusyError):
                 last_error = self._redacted(error)  # it is logged before the retry
@@ -369,7 +435,7 @@ class OllamaClient:
 
     def _not_ollama(self, url: str, model: str | None, response: httpx.Response, body: bytes) -> OllamaError:
         """A 2xx answer that is not Ollama's JSON: the Base URL reaches some other web server."""
-        _, said = describe_body(body, response.headers.get("content-type"))
+        _, said = describe_body(redact_bytes(body, self.config.api_key), response.headers.get("content-type"))
         if not said.startswith("an HTML page"):  # that description already says it is not Ollama's JSON
             said += " instead of Ollama's JSON"
         return self._redacted(
@@ -391,27 +457,19 @@ class OllamaClient:
                 break
         return bytes(collected[:MAX_ERROR_BODY_BYTES])
 
-    @staticmethod
-    def _connect_error(exc: httpx.ConnectError, url: str, model: str | None) -> OllamaConnectionError:
-        if _is_dns_failure(exc):
-            problem = "the host name could not be resolved"
-        elif "refused" in str(exc).lower():
-            problem = "connection refused: nothing listens on that address and port"
-        else:
-            problem = f"{exc}"
-        return OllamaConnectionError(
-            f"Cannot connect to Ollama at {url} ({problem}). Check that Ollama is running "
-            f"(`ollama serve`) and reachable from Dify. {DOCKER_HINT}",
-            url=url,
-            model=model,
-        )
-
     def _redacted(self, error: OllamaError) -> OllamaError:
-        """Make sure the API key never travels inside an error message."""
-        key = self.config.api_key
-        if key and key in error.message:
-            error.message = error.message.replace(key, "***")
-            error.args = (error.message,)
-        if key and error.ollama_message and key in error.ollama_message:
-            error.ollama_message = error.ollama_message.replace(key, "***")
-        return error
+        """Make sure no part of the API key travels inside an error message or the exceptions behind it."""
+        return redact_error(error, self.config.api_key)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}" if value >= 1 else f"{value:.2g}"
+
+
+def _until(deadline: Deadline, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """`chunks`, cut with a ReadTimeout once `deadline` has passed (a trickle never resets it)."""
+    at = deadline.at
+    for data in chunks:
+        if time.monotonic() >= at:
+            raise httpx.ReadTimeout("the call's deadline passed")
+        yield data

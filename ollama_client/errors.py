@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 
+from ollama_client.auth_advice import cloud_model_not_found_advice, is_cloud_model, unauthorized_advice
+
 DOCKER_HINT = (
     "If Dify runs in Docker, 'localhost' is the Dify container itself: use "
     "http://host.docker.internal:11434 or the LAN IP of the machine running Ollama, "
@@ -58,6 +60,11 @@ class OllamaConnectionError(OllamaError):
     """No usable connection: refused, DNS failure, reset, or the body was cut off."""
 
 
+class OllamaTLSError(OllamaConnectionError):
+    """The TLS handshake failed in a way a retry cannot fix: https:// to a plain-HTTP server, or an untrusted
+    certificate."""
+
+
 class OllamaTimeoutError(OllamaError):
     """Connecting took too long, or the server went silent for longer than the timeout."""
 
@@ -104,20 +111,19 @@ class OllamaServerBusyError(OllamaServerError):
     retry_after: str | None = None
 
 
+class OllamaResponseTooLargeError(OllamaServerError):
+    """A whole (non-streamed) answer larger than we read into memory."""
+
+
 class OllamaStreamError(OllamaError):
     """The response stream broke: an error line, a non-JSON line, or no final `done` chunk."""
 
 
 def redact_secret[E: BaseException](error: E, secret: str | None) -> E:
-    """Replace `secret` by *** in the error's text (for clients that quote a server's answer in their errors)."""
-    if not secret:
-        return error
-    if isinstance(error, OllamaError):
-        error.message = error.message.replace(secret, "***")
-        if error.ollama_message:
-            error.ollama_message = error.ollama_message.replace(secret, "***")
-    error.args = tuple(arg.replace(secret, "***") if isinstance(arg, str) else arg for arg in error.args)
-    return error
+    """Mask `secret` (and any 8+ character run of it) in the error's texts: see ollama_client/redaction.py."""
+    from ollama_client.redaction import redact_error  # redaction.py is the one place that knows how
+
+    return redact_error(error, secret)
 
 
 def _who(model: str | None, url: str) -> str:
@@ -157,8 +163,10 @@ def error_from_response(
     content_type: str | None = None,
     location: str | None = None,
     retry_after: str | None = None,
+    api_key_sent: bool | None = None,
 ) -> OllamaError:
-    """Build the typed error for a non-2xx response. `url` is the full request URL."""
+    """Build the typed error for a non-2xx response. `url` is the full request URL; `api_key_sent` tells a
+    missing key from a refused one on 401 (None: not known)."""
     ollama_message, said = describe_body(body, content_type)
     who = _who(model, url)
     base = f"{who} answered HTTP {status}: {said}."
@@ -180,15 +188,13 @@ def error_from_response(
                 "OLLAMA_HOST=0.0.0.0 and, behind a proxy, set OLLAMA_ORIGINS."
             )
         else:
-            fix = (
-                "Check the API key field: https://ollama.com needs a key from ollama.com/settings/keys; "
-                "a local Ollama needs none unless a proxy in front of it checks one. For a ':cloud' model "
-                "on a local server, run `ollama signin` there."
-            )
+            fix = unauthorized_advice(url, model, body, api_key_sent)
         return OllamaAuthError(f"{base} {fix}", **kwargs)
     if status == 404:
         if ollama_message is not None and "not found" in ollama_message.lower():
             name = model or "the model"
+            if is_cloud_model(model, url):
+                return OllamaModelNotFoundError(f"{base} {cloud_model_not_found_advice(model, url)}", **kwargs)
             return OllamaModelNotFoundError(
                 f"{base} The model is not available on that server: run `ollama pull {name}` there "
                 "(check the exact name and tag with `ollama list`).",

@@ -2,6 +2,9 @@
 
 >>> keep_alive_value("-1"), keep_alive_value("300"), keep_alive_value(" 1.5 "), keep_alive_value("5m")
 (-1, 300, 1.5, '5m')
+>>> keep_alive_value("1e999")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+ValueError: keep_alive '1e999' is too large to be a number of seconds: ...
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ def keep_alive_value(raw: Any, *, label: str = "keep_alive") -> int | float | st
     if _INTEGER.fullmatch(text):
         return int(text)
     if _NUMBER.fullmatch(text):
-        return float(text)
+        seconds = float(text)
+        if math.isfinite(seconds):  # "1e999" matches but is infinity, which Ollama cannot take (nor JSON)
+            return seconds
+        raise ValueError(
+            f"{label} '{raw}' is too large to be a number of seconds: use e.g. 5m, 1h, 300, or -1 to keep the "
+            "model loaded."
+        )
     if _GO_DURATION.fullmatch(text):
         return text
     raise ValueError(

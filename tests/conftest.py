@@ -52,3 +52,14 @@ def closed_port_url() -> Iterator[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as placeholder:
         placeholder.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{placeholder.getsockname()[1]}"
+
+
+@pytest.fixture(autouse=True)
+def instant_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients retry as in production (same attempts, same Retry-After handling) without waiting in between, so
+    no test sleeps through the real 0.5 s + 1 s back-off. A test of the waits builds its own RetryPolicy."""
+    from ollama_client.client import RetryPolicy
+
+    monkeypatch.setattr(
+        "ollama_client.client.DEFAULT_RETRY_POLICY", RetryPolicy(backoff_seconds=0, max_retry_after_seconds=0)
+    )

@@ -24,16 +24,19 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # so `python tools/try_ollama.py` works from any directory
 
 # The SDK first, as in main.py: importing it patches the process for gevent like the plugin runtime.
-import dify_plugin  # noqa: E402, F401  (isort: skip)
+import dify_plugin  # noqa: E402  (isort: skip)
 
 import argparse  # noqa: E402
+import base64  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import time  # noqa: E402
 import traceback  # noqa: E402
-from collections.abc import Callable, Iterable, Mapping, Sequence  # noqa: E402
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime  # noqa: E402
 from enum import Enum  # noqa: E402
@@ -43,8 +46,10 @@ from dify_plugin.entities.model import AIModelEntity, EmbeddingInputType, ModelF
 from dify_plugin.entities.model.llm import LLMResultChunk, LLMUsage  # noqa: E402
 from dify_plugin.entities.model.message import (  # noqa: E402
     AssistantPromptMessage,
+    AudioPromptMessageContent,
     PromptMessage,
     PromptMessageTool,
+    TextPromptMessageContent,
     ToolPromptMessage,
     UserPromptMessage,
 )
@@ -52,8 +57,10 @@ from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeError
 
 from models.connection import client_config  # noqa: E402
 from models.llm.llm import OllamaLargeLanguageModel  # noqa: E402
+from models.rerank.auto import resolve_method  # noqa: E402
 from models.rerank.rerank import OllamaRerankModel  # noqa: E402
 from models.rerank.settings import JUDGE_PROMPT, METHOD_LABELS, JudgePrompt, RerankMethod  # noqa: E402
+from models.speech2text.speech2text import OllamaSpeech2TextModel  # noqa: E402
 from models.text_embedding.text_embedding import OllamaTextEmbeddingModel  # noqa: E402
 from ollama_client import (  # noqa: E402
     ModelInfo,
@@ -107,6 +114,7 @@ PULL_HINTS = {
     "chat": "`ollama pull qwen3` (chat, tools, thinking) or `ollama pull llama3.2`",
     "tools": "`ollama pull qwen3` or `ollama pull llama3.2` (both call tools)",
     "embedding": "`ollama pull nomic-embed-text` or `ollama pull bge-m3`",
+    "audio": "`ollama pull gemma4:e4b` (audio input needs Ollama 0.20.0 or later)",
 }
 
 
@@ -115,7 +123,7 @@ PULL_HINTS = {
 ANSI_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 # Status word and colour at the start of a result line.
 MARKS = {"ok": ("ok", "green"), "fail": ("FAIL", "red"), "skip": ("skip", "yellow"), "note": ("note", "yellow")}
-SECTION_LABELS = {"thinking": "--- thinking ---", "answer": "--- answer ---"}
+SECTION_LABELS = {"thinking": "--- thinking ---", "answer": "--- answer ---", "transcript": "--- transcript ---"}
 
 
 class Terminal:
@@ -490,6 +498,21 @@ def run_local_tool(call: AssistantPromptMessage.ToolCall) -> str:
     return f"error: there is no tool named '{call.function.name}'"
 
 
+def no_tool_call_advice(model: str, known: ServerModel | None, *, thinking_off: bool) -> str:
+    """Why answering without a tool call fails this step, and what to try."""
+    advice = (
+        f"'{model}' answered without calling the add tool, so in a Dify agent its tools would never run. Use a "
+        "model with the 'tools' capability that calls tools reliably (--tool-model, e.g. qwen3:8b or llama3.1:8b); "
+        "small models often answer directly."
+    )
+    if known is not None and known.has("thinking") and not thinking_off:
+        advice += (
+            " Small thinking models call tools more reliably with thinking off: rerun with --tool-no-think, and in "
+            "Dify switch the model's Thinking parameter off."
+        )
+    return advice
+
+
 def tool_step(session: Session) -> Outcome:
     terminal, credentials, args = session.terminal, session.credentials, session.args
     given = args.tool_model
@@ -515,9 +538,12 @@ def tool_step(session: Session) -> Outcome:
     terminal.line(f"  tools: {', '.join(tool.name for tool in TOOLS)}")
     terminal.line(f"  you> {args.tool_prompt}")
     messages: list[PromptMessage] = [UserPromptMessage(content=args.tool_prompt)]
+    parameters = {"think": False} if args.tool_no_think else {}
     calls_made = 0
     for _ in range(MAX_TOOL_ROUNDS):
-        reply = ReplyPrinter(terminal).print_stream(llm.invoke(model, credentials, messages, {}, TOOLS, stream=True))
+        reply = ReplyPrinter(terminal).print_stream(
+            llm.invoke(model, credentials, messages, parameters, TOOLS, stream=True)
+        )
         if not reply.tool_calls:
             break
         # Sent back as Dify's agent does: the assistant turn with its calls, then one tool message per call.
@@ -531,10 +557,8 @@ def tool_step(session: Session) -> Outcome:
     else:
         terminal.mark("note", f"the model still called tools after {MAX_TOOL_ROUNDS} rounds; stopped there")
     if calls_made == 0:
-        terminal.mark(
-            "note",
-            "the model answered without calling a tool (small models sometimes do); try another with --tool-model",
-        )
+        terminal.mark("fail", no_tool_call_advice(model, session.known(model), thinking_off=args.tool_no_think))
+        return Outcome.FAILED
     terminal.mark("ok", f"{calls_made} tool call(s) executed; {describe_finish(reply)}")
     return Outcome.PASSED
 
@@ -580,19 +604,15 @@ def rerank_setup(session: Session) -> tuple[RerankMethod, str, dict[str, str]] |
     """(method, model, credentials) for the rerank step, or None after printing why it is skipped."""
     terminal, args = session.terminal, session.args
     embedding_model, embedding_reason = embedding_model_choice(session)
-    method = RerankMethod(args.rerank_method) if args.rerank_method else None
-    if method is None:
-        method = RerankMethod.EMBEDDING_SIMILARITY if embedding_model else RerankMethod.LLM_JUDGE
-        reason = "an embedding model exists" if embedding_model else "no embedding model on this server"
-        terminal.line(f"  method: {METHOD_LABELS[method]} (picked: {reason}; choose with --rerank-method)")
-    else:
-        terminal.line(f"  method: {METHOD_LABELS[method]} (from the command line)")
+    method = RerankMethod(args.rerank_method) if args.rerank_method else RerankMethod.AUTO
+    source = "from the command line" if args.rerank_method else "the default; choose another with --rerank-method"
+    terminal.line(f"  method: {METHOD_LABELS[method]} ({source})")
     credentials = {**session.credentials, "rerank_method": method.value}
     if method is RerankMethod.LLM_JUDGE and args.judge_prompt:
         credentials[JUDGE_PROMPT] = args.judge_prompt
-    if method is RerankMethod.COMPATIBLE_SERVICE:
+    if method is RerankMethod.COMPATIBLE_SERVICE or (method is RerankMethod.AUTO and args.rerank_url):
         if not args.rerank_url or not args.rerank_model:
-            terminal.mark("skip", "a compatible rerank service needs --rerank-url and --rerank-model")
+            terminal.mark("skip", "a rerank service needs --rerank-url and --rerank-model")
             return None
         credentials.update(base_url=args.rerank_url, api_key=os.environ.get("RERANK_API_KEY", ""))
         terminal.line(f"  model: {args.rerank_model} (from the command line)")
@@ -600,12 +620,12 @@ def rerank_setup(session: Session) -> tuple[RerankMethod, str, dict[str, str]] |
     if args.rerank_model:
         terminal.line(f"  model: {args.rerank_model} (from the command line)")
         return method, args.rerank_model, credentials
-    if method is RerankMethod.EMBEDDING_SIMILARITY:
-        if embedding_model is None:
-            terminal.mark("skip", f"no embedding model on this server; pull one, e.g. {PULL_HINTS['embedding']}")
-            return None
+    if method is not RerankMethod.LLM_JUDGE and embedding_model is not None:
         terminal.line(f"  model: {embedding_model} ({embedding_reason})")
         return method, embedding_model, credentials
+    if method is RerankMethod.EMBEDDING_SIMILARITY:
+        terminal.mark("skip", f"no embedding model on this server; pull one, e.g. {PULL_HINTS['embedding']}")
+        return None
     if args.model:
         terminal.line(f"  model: {args.model} (--model)")
         return method, args.model, credentials
@@ -622,10 +642,12 @@ def rerank_step(session: Session) -> Outcome:
     setup = rerank_setup(session)
     if setup is None:
         return Outcome.SKIPPED
-    _, model, credentials = setup
+    method, model, credentials = setup
     reranker = OllamaRerankModel(model_schemas=[])
     reranker.validate_credentials(model, credentials)
     terminal.mark("ok", "validate_credentials: Dify would accept this model")
+    if method is RerankMethod.AUTO:  # validation has just resolved it; this reads the cached choice
+        terminal.line(f"  Auto chose: {resolve_method(credentials, model).describe()}")
     result = reranker.invoke(model, credentials, RERANK_QUERY, RERANK_DOCUMENTS)
     terminal.line(f"  query: {RERANK_QUERY}")
     for rank, document in enumerate(result.docs, start=1):
@@ -634,11 +656,94 @@ def rerank_step(session: Session) -> Outcome:
     return Outcome.PASSED
 
 
+# --- audio: speech to text and audio in chat ---------------------------------------------------------------
+
+AUDIO_SAMPLE = Path(dify_plugin.__file__).parent / "interfaces" / "model" / "audio.mp3"  # ships with the SDK
+AUDIO_CHAT_PROMPT = "Listen to this recording. In one short sentence: what is said?"
+
+
+def can_hear(model: ServerModel) -> bool:
+    return model.has("audio") is True
+
+
+def choose_audio_model(session: Session) -> str | None:
+    return choose_model(session, session.args.audio_model, "audio", [("first model with audio input", can_hear)])
+
+
+@contextmanager
+def plugin_log_off_stdout() -> Iterator[None]:
+    """The speech-to-text adapter logs to the daemon as JSON on stdout; here the step prints its own summary."""
+    speech_logger = logging.getLogger(OllamaSpeech2TextModel.__module__)
+    removed = [handler for handler in speech_logger.handlers if isinstance(handler, logging.StreamHandler)]
+    for handler in removed:
+        speech_logger.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in removed:
+            speech_logger.addHandler(handler)
+
+
+def speech_to_text_step(session: Session) -> Outcome:
+    terminal, credentials = session.terminal, session.credentials
+    model = choose_audio_model(session)
+    if model is None:
+        return Outcome.SKIPPED
+    transcriber = OllamaSpeech2TextModel(model_schemas=[])
+    transcriber.validate_credentials(model, credentials)
+    terminal.mark("ok", "validate_credentials: Dify would accept this model as Speech2text")
+    terminal.line(f"  audio: {AUDIO_SAMPLE.name} from dify_plugin (MP3, {AUDIO_SAMPLE.stat().st_size:,} bytes)")
+    started = time.perf_counter()
+    with plugin_log_off_stdout(), AUDIO_SAMPLE.open("rb") as audio:
+        text = transcriber.invoke(model, credentials, audio)
+    elapsed = time.perf_counter() - started
+    terminal.line(f"  {SECTION_LABELS['transcript']}", "cyan")
+    terminal.write((text or "(no words)") + "\n", indent="    ")
+    if not text.strip():
+        terminal.mark("note", "the model heard no words in the sample")
+    terminal.mark("ok", f"transcribed in {elapsed:.2f} s")
+    return Outcome.PASSED
+
+
+def audio_chat_step(session: Session) -> Outcome:
+    terminal, credentials = session.terminal, session.credentials
+    model = choose_audio_model(session)
+    if model is None:
+        return Outcome.SKIPPED
+    llm = OllamaLargeLanguageModel(model_schemas=[])
+    llm.validate_credentials(model, credentials)
+    terminal.mark("ok", "validate_credentials: Dify would accept this model as LLM")
+    schema = llm.get_model_schema(model, credentials)
+    terminal.mark("ok", describe_llm_schema(schema))
+    if schema is None or ModelFeature.AUDIO not in (schema.features or []):
+        terminal.mark(
+            "skip",
+            f"Dify would not give audio to '{model}' as an LLM: its schema has no audio feature (this plugin "
+            "version, or the model's audio switch, does not declare it)",
+        )
+        return Outcome.SKIPPED
+    audio = base64.b64encode(AUDIO_SAMPLE.read_bytes()).decode("ascii")
+    terminal.line(f"  you> {AUDIO_CHAT_PROMPT}  [+ {AUDIO_SAMPLE.name}]")
+    message = UserPromptMessage(
+        content=[
+            TextPromptMessageContent(data=AUDIO_CHAT_PROMPT),
+            AudioPromptMessageContent(base64_data=audio, format="mp3", mime_type="audio/mpeg"),
+        ]
+    )
+    reply = ReplyPrinter(terminal).print_stream(llm.invoke(model, credentials, [message], {}, stream=True))
+    if not reply.answer.strip():
+        terminal.mark("note", "the model sent no answer text")
+    terminal.mark("ok", describe_finish(reply))
+    return Outcome.PASSED
+
+
 STEPS: list[tuple[str, Callable[[Session], Outcome]]] = [
     ("Chat (streaming, thinking)", chat_step),
     ("Tool call round trip", tool_step),
     ("Text embedding", embedding_step),
     ("Rerank", rerank_step),
+    ("Speech to text", speech_to_text_step),
+    ("Audio in chat", audio_chat_step),
 ]
 
 
@@ -721,15 +826,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--tool-model", help="model for the tool call (default: --model if it has tools, else the first with tools)"
     )
     parser.add_argument("--embedding-model", help="embedding model (default: the first embedding model)")
+    parser.add_argument("--audio-model", help="model for the audio steps (default: the first with audio input)")
     parser.add_argument(
         "--rerank-method",
         choices=[method.value for method in RerankMethod],
-        help="default: embedding_similarity when an embedding model exists, else llm_judge",
+        help="default: auto (picks per Base URL and model, like the plugin's default)",
     )
-    parser.add_argument("--rerank-model", help="default: the embedding model (similarity) or a chat model (judge)")
-    parser.add_argument(
-        "--rerank-url", help="a compatible rerank service for --rerank-method compatible_service (key: $RERANK_API_KEY)"
-    )
+    parser.add_argument("--rerank-model", help="default: the embedding model if there is one, else a chat model")
+    parser.add_argument("--rerank-url", help="a rerank service, for auto or compatible_service (key: $RERANK_API_KEY)")
     parser.add_argument(
         "--judge-prompt",
         choices=[prompt.value for prompt in JudgePrompt],
@@ -737,6 +841,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--prompt", default=CHAT_PROMPT, help="what to ask in the chat step")
     parser.add_argument("--tool-prompt", default=TOOL_PROMPT, help="what to ask in the tool-call step")
+    parser.add_argument(
+        "--tool-no-think",
+        action="store_true",
+        help="thinking off in the tool-call step (as Dify's Thinking parameter off); helps small thinking models",
+    )
     parser.add_argument("--no-color", action="store_true", help="plain output even on a terminal")
     parser.add_argument("--debug", action="store_true", help="print tracebacks of unexpected errors")
     return parser.parse_args(argv)

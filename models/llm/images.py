@@ -1,162 +1,94 @@
 """Dify image content -> the raw base64 Ollama's `images` field takes.
 
-Dify sends an image either as base64 (`base64_data`, or a `data:` URL) or as an http(s) URL of its
-file server (MULTIMODAL_SEND_FORMAT=url). Ollama only accepts raw base64, so URLs are downloaded here,
-with a size cap, a timeout, a content-type check and a bounded number of redirects whose targets are
-checked again. Every failure raises ImageInputError (a ValueError: Dify shows it as a bad request)
-saying what to change.
+Dify sends an image either as base64 (`base64_data`, or a `data:` URL) or as an http(s) URL
+(MULTIMODAL_SEND_FORMAT=url): its own signed file URL, or a user's remote URL unchanged. Ollama only
+accepts raw base64, so URLs are downloaded here under the address policy and the request's limits
+(models/media/), with a content-type check. Every failure raises ImageInputError (a ValueError: Dify
+shows it as a bad request) saying what to change.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import time
-from urllib.parse import urljoin, urlsplit
+from dataclasses import replace
 
-import httpx
 from dify_plugin.entities.model.message import ImagePromptMessageContent
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-DOWNLOAD_TIMEOUT_SECONDS = 30.0
-MAX_REDIRECTS = 3
-_ALLOWED_SCHEMES = ("http", "https")
+from models.media.base64_data import FileInputError, clean_base64, data_url_payload, decoded_size
+from models.media.file_urls import MAX_REDIRECTS, Resolver, download_base64, shown_url, system_resolver
+from models.media.limits import DEFAULT_FETCH_SECONDS, DEFAULT_MAX_FILE_MB, MIB, MediaBudget, MediaLimits
+
+ImageInputError = FileInputError  # the name callers and tests know
+
+MAX_IMAGE_BYTES = int(DEFAULT_MAX_FILE_MB * MIB)
+DOWNLOAD_TIMEOUT_SECONDS = DEFAULT_FETCH_SECONDS
 # Formats Ollama's image decoders read; anything else fails inside the runner with an obscure error.
 _SUPPORTED_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp")
 _GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream")
 _MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
-_FILES_URL_HINT = (
-    "The plugin downloads image URLs itself: make sure Dify's FILES_URL (or INTERNAL_FILES_URL) is an "
-    "address the plugin daemon can reach, or set MULTIMODAL_SEND_FORMAT=base64 in Dify."
-)
-
-
-class ImageInputError(ValueError):
-    """An image cannot be turned into base64 for Ollama."""
-
-
-def _shown(url: str) -> str:
-    """The URL without its query string (Dify's file URLs carry a signature there)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme and parts.netloc else url[:80]
+_READABLE = "PNG, JPEG, WebP, GIF, BMP"
 
 
 def _looks_like_image(data: bytes) -> bool:
     return data.startswith(_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
-def clean_base64(payload: str, where: str) -> str:
-    """Standard, padded base64 without whitespace; raises ImageInputError if it does not decode."""
-    text = "".join(payload.split())
-    if "-" in text or "_" in text:
-        text = text.replace("-", "+").replace("_", "/")
-    text += "=" * (-len(text) % 4)
-    try:
-        base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ImageInputError(f"The image {where} is not valid base64 data.") from None
-    if not text:
-        raise ImageInputError(f"The image {where} is empty.")
-    return text
+def _check_image_type(content_type: str, shown: str) -> None:
+    if content_type not in _GENERIC_TYPES and content_type not in _SUPPORTED_TYPES:
+        raise ImageInputError(f"The file at {shown} is '{content_type}', not an image Ollama can read ({_READABLE}).")
 
 
 def data_url_to_base64(url: str) -> str:
-    header, comma, payload = url.partition(",")
-    if not comma or not header.lower().startswith("data:") or ";base64" not in header.lower():
-        raise ImageInputError("An image data URL must look like data:image/png;base64,<data>.")
-    return clean_base64(payload, "in the data URL")
+    return data_url_payload(url, "image", "data:image/png;base64,<data>")
 
 
 def download_image(
     url: str,
     *,
-    max_bytes: int = MAX_IMAGE_BYTES,
-    timeout: float = DOWNLOAD_TIMEOUT_SECONDS,
+    max_bytes: int | None = None,
+    timeout: float | None = None,
     max_redirects: int = MAX_REDIRECTS,
+    budget: MediaBudget | None = None,
+    resolver: Resolver = system_resolver,
 ) -> str:
-    """GET an http(s) image and return it base64-encoded; `timeout` bounds the whole download, redirects included."""
-    current = url
-    # A server trickling bytes must not hold the request longer than `timeout`: each step gets what is left.
-    deadline = time.monotonic() + timeout
-    with httpx.Client(follow_redirects=False) as client:
-        for _ in range(max_redirects + 1):
-            scheme = urlsplit(current).scheme.lower()
-            if scheme not in _ALLOWED_SCHEMES:
-                raise ImageInputError(
-                    f"Image URL {_shown(current)} uses the scheme '{scheme or 'none'}'; only http(s) URLs "
-                    "and base64 data can be sent to Ollama."
-                )
-            try:
-                remaining = _remaining(deadline)
-                step_timeout = httpx.Timeout(remaining, connect=min(remaining, 10.0))
-                with client.stream("GET", current, headers={"Accept": "image/*"}, timeout=step_timeout) as response:
-                    if response.is_redirect:
-                        location = response.headers.get("location")
-                        if not location:
-                            raise ImageInputError(f"Image URL {_shown(current)} redirects without a target.")
-                        current = urljoin(current, location)
-                        continue
-                    return _read_image(response, current, max_bytes, deadline)
-            except httpx.TimeoutException as exc:
-                raise ImageInputError(
-                    f"Downloading the image {_shown(current)} took longer than {timeout:g} s. {_FILES_URL_HINT}"
-                ) from exc
-            except httpx.HTTPError as exc:
-                raise ImageInputError(
-                    f"Could not download the image {_shown(current)} ({type(exc).__name__}: {exc}). {_FILES_URL_HINT}"
-                ) from exc
-    raise ImageInputError(f"Image URL {_shown(url)} redirects more than {max_redirects} times.")
-
-
-def _remaining(deadline: float) -> float:
-    """Seconds left until `deadline`; raises httpx.ReadTimeout (reported like any timeout) when none are."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise httpx.ReadTimeout("image download deadline passed")
-    return left
-
-
-def _read_image(response: httpx.Response, url: str, max_bytes: int, deadline: float) -> str:
-    if response.status_code != 200:
-        raise ImageInputError(
-            f"Downloading the image {_shown(url)} failed with HTTP {response.status_code}. {_FILES_URL_HINT}"
+    """GET an http(s) image and return it base64-encoded, within `budget` (a request's limits) or, alone,
+    within `max_bytes` and `timeout` (the whole download, redirects included)."""
+    if budget is None:
+        limits = MediaLimits.from_environment()
+        limits = replace(
+            limits,
+            max_file_bytes=max_bytes if max_bytes is not None else limits.max_file_bytes,
+            fetch_seconds=timeout if timeout is not None else limits.fetch_seconds,
         )
-    content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type not in _GENERIC_TYPES and content_type not in _SUPPORTED_TYPES:
-        raise ImageInputError(
-            f"The file at {_shown(url)} is '{content_type}', not an image Ollama can read (PNG, JPEG, WebP, GIF, BMP)."
-        )
-    limit_mb = f"{max_bytes / (1024 * 1024):g} MB"
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise ImageInputError(f"The image {_shown(url)} is larger than {limit_mb}; send a smaller image.")
-    data = bytearray()
-    for piece in response.iter_bytes():
-        data += piece
-        if len(data) > max_bytes:
-            raise ImageInputError(f"The image {_shown(url)} is larger than {limit_mb}; send a smaller image.")
-        _remaining(deadline)
-    if not data:
-        raise ImageInputError(f"The image {_shown(url)} is empty.")
-    if content_type in _GENERIC_TYPES and not _looks_like_image(bytes(data[:16])):
-        raise ImageInputError(f"The file at {_shown(url)} is not an image Ollama can read (PNG, JPEG, WebP, GIF, BMP).")
-    return base64.b64encode(data).decode("ascii")
+        budget = MediaBudget(limits)
+    image = download_base64(
+        url,
+        kind="image",
+        accept="image/*",
+        check_type=_check_image_type,
+        budget=budget,
+        resolver=resolver,
+        max_redirects=max_redirects,
+    )
+    if image.content_type in _GENERIC_TYPES and not _looks_like_image(image.head):
+        raise ImageInputError(f"The file at {shown_url(url)} is not an image Ollama can read ({_READABLE}).")
+    return image.base64
 
 
-def image_to_base64(image: ImagePromptMessageContent) -> str:
-    """Raw base64 of a Dify image, whichever way Dify sent it."""
+def image_to_base64(
+    image: ImagePromptMessageContent, budget: MediaBudget | None = None, resolver: Resolver = system_resolver
+) -> str:
+    """Raw base64 of a Dify image, whichever way Dify sent it, counted against `budget`."""
+    budget = budget or MediaBudget()
     if image.base64_data:
         payload = image.base64_data
-        return data_url_to_base64(payload) if payload.startswith("data:") else clean_base64(payload, "data")
+        text = data_url_to_base64(payload) if payload.startswith("data:") else clean_base64(payload, "data")
+        budget.take_file(decoded_size(text), "image", "sent as data")
+        return text
     url = (image.url or "").strip()
     if not url:
         raise ImageInputError("An image in the message has neither data nor a URL.")
     if url.lower().startswith("data:"):
-        return data_url_to_base64(url)
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in _ALLOWED_SCHEMES:
-        raise ImageInputError(
-            f"Image URL {_shown(url)} uses the scheme '{scheme or 'none'}'; only http(s) URLs and base64 data "
-            "can be sent to Ollama."
-        )
-    return download_image(url)
+        text = data_url_to_base64(url)
+        budget.take_file(decoded_size(text), "image", "in the data URL")
+        return text
+    return download_image(url, budget=budget, resolver=resolver)

@@ -76,7 +76,7 @@ class OllamaLargeLanguageModel(OllamaInvokeErrors, LargeLanguageModel):
         request = build_request(
             model, profile.settings, profile.capabilities, prompt_messages, model_parameters, tools, stop
         )
-        client = ollama_client(credentials)
+        client = ollama_client(credentials, deadline=profile.deadline)
 
         def usage(prompt_tokens: int, completion_tokens: int) -> LLMUsage:
             return self._calc_response_usage(model, credentials, prompt_tokens, completion_tokens)

@@ -1,8 +1,9 @@
 """Dify prompt messages -> Ollama chat messages, or the prompt/system/images of a generate request.
 
-* Multi-part content is flattened in order: text parts joined by newlines, images collected into
-  `images` as raw base64. Audio, video and documents are refused with a message naming the type
-  (Ollama's API has no field for them; dropping them would make the model answer without them).
+* Multi-part content is flattened in order: text parts joined by newlines, images and audio (WAV, MP3;
+  models with the `audio` capability, Ollama 0.20.0+) collected in order into `images` as raw base64
+  (prompt_files.py checks and fetches them). Video and documents are refused with a message naming the
+  type (Ollama's API has no field for them; dropping them would make the model answer without them).
 * An assistant message starting with a `<think>…</think>` block (how this plugin streams thinking)
   goes back with that text in Ollama's `thinking` field and the rest as `content`.
 * Assistant tool calls go back with their ids and `arguments` as a JSON object, not a string.
@@ -13,21 +14,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
-    ImagePromptMessageContent,
     PromptMessage,
     PromptMessageRole,
     PromptMessageTool,
     TextPromptMessageContent,
 )
 
-from models.llm.images import image_to_base64
+from models.llm.prompt_files import MediaFetcher, UnsupportedContentError, convert_files, media_to_base64
 
-ImageFetcher = Callable[[ImagePromptMessageContent], str]
+ImageFetcher = MediaFetcher  # the older name
+__all__ = ["ImageFetcher", "MediaFetcher", "UnsupportedContentError"]
 
 THINK_START = "<think>"
 THINK_END = "</think>"
@@ -39,10 +40,6 @@ _ROLES = {
     PromptMessageRole.ASSISTANT: "assistant",
     PromptMessageRole.TOOL: "tool",
 }
-
-
-class UnsupportedContentError(ValueError):
-    """The message holds content Ollama's API cannot carry."""
 
 
 class InvalidToolArgumentsError(ValueError):
@@ -61,29 +58,21 @@ def split_thinking(content: str) -> tuple[str | None, str]:
     return thinking or None, stripped[end + len(THINK_END) :].lstrip()
 
 
-def flatten_content(message: PromptMessage, fetch_image: ImageFetcher) -> tuple[str, list[str]]:
-    """(text, base64 images) of a message's content."""
+def flatten_content(message: PromptMessage, files: Mapping[int, str]) -> tuple[str, list[str]]:
+    """(text, base64 images and audio) of a message's content; `files` from convert_files."""
     content = message.content
     if content is None:
         return "", []
     if isinstance(content, str):
         return content, []
     texts: list[str] = []
-    images: list[str] = []
+    media: list[str] = []
     for part in content:
         if isinstance(part, TextPromptMessageContent):
             texts.append(part.data)
-        elif isinstance(part, ImagePromptMessageContent):
-            images.append(fetch_image(part))
-        else:
-            kind = getattr(part, "type", type(part).__name__)
-            kind = getattr(kind, "value", kind)
-            name = f" '{part.filename}'" if getattr(part, "filename", "") else ""
-            raise UnsupportedContentError(
-                f"Ollama cannot take {kind} input (file{name}): its API accepts text and images only. Remove "
-                f"the {kind} file from the prompt, or turn off {kind} upload for this model."
-            )
-    return "\n".join(texts), images
+        elif id(part) in files:
+            media.append(files[id(part)])
+    return "\n".join(texts), media
 
 
 def _arguments_object(arguments: str, function: str) -> dict[str, Any]:
@@ -132,13 +121,18 @@ def _assistant_fields(message: PromptMessage, text: str, names_by_id: dict[str, 
 
 
 def to_ollama_messages(
-    messages: Sequence[PromptMessage], fetch_image: ImageFetcher = image_to_base64
+    messages: Sequence[PromptMessage],
+    fetch_image: MediaFetcher = media_to_base64,
+    *,
+    audio: bool | None = False,
+    model: str = "",
 ) -> list[dict[str, Any]]:
-    """The `messages` of an /api/chat request."""
+    """The `messages` of an /api/chat request. `audio`: the model's audio capability (True, False, unknown)."""
+    files = convert_files(messages, fetch_image, audio=audio, model=model)
     names_by_id: dict[str, str] = {}
     converted: list[dict[str, Any]] = []
     for message in messages:
-        text, images = flatten_content(message, fetch_image)
+        text, images = flatten_content(message, files)
         role = _ROLES.get(message.role, "user")
         if role == "assistant":
             fields = _assistant_fields(message, text, names_by_id)
@@ -159,17 +153,22 @@ def to_ollama_messages(
 
 
 def to_generate_fields(
-    messages: Sequence[PromptMessage], fetch_image: ImageFetcher = image_to_base64
+    messages: Sequence[PromptMessage],
+    fetch_image: MediaFetcher = media_to_base64,
+    *,
+    audio: bool | None = False,
+    model: str = "",
 ) -> dict[str, Any]:
     """`prompt`, `system` and `images` of an /api/generate request (completion mode).
 
     System and developer messages become `system`; the text of the other messages, in order, the prompt.
     """
+    files = convert_files(messages, fetch_image, audio=audio, model=model)
     system: list[str] = []
     prompt: list[str] = []
     images: list[str] = []
     for message in messages:
-        text, message_images = flatten_content(message, fetch_image)
+        text, message_images = flatten_content(message, files)
         images.extend(message_images)
         if _ROLES.get(message.role) == "system":
             if text:

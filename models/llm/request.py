@@ -13,9 +13,9 @@ from typing import Any
 
 from dify_plugin.entities.model.message import ImagePromptMessageContent, PromptMessage, PromptMessageTool
 
-from models.llm.images import image_to_base64
-from models.llm.messages import ImageFetcher, to_generate_fields, to_ollama_messages, to_ollama_tools
+from models.llm.messages import MediaFetcher, to_generate_fields, to_ollama_messages, to_ollama_tools
 from models.llm.parameters import request_parameters
+from models.llm.prompt_files import media_to_base64
 from models.llm.schema import CHAT, Capabilities, LLMSettings, effective_context_size
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def build_request(
     model_parameters: dict[str, Any],
     tools: Sequence[PromptMessageTool] | None = None,
     stop: Sequence[str] | None = None,
-    fetch_image: ImageFetcher = image_to_base64,
+    fetch_image: MediaFetcher = media_to_base64,
 ) -> OllamaRequest:
     """Raises ValueError (a bad request for Dify) with what to change when the input cannot be sent."""
     if capabilities.vision is False and has_images(messages):
@@ -76,7 +76,7 @@ def build_request(
     body: dict[str, Any] = {"model": model}
     if settings.mode == CHAT:
         path = CHAT_PATH
-        body["messages"] = to_ollama_messages(messages, fetch_image)
+        body["messages"] = to_ollama_messages(messages, fetch_image, audio=capabilities.audio, model=model)
         if tools:
             if capabilities.tool_call is False:
                 logger.warning(
@@ -86,7 +86,7 @@ def build_request(
                 body["tools"] = to_ollama_tools(tools)
     else:
         path = GENERATE_PATH
-        body.update(to_generate_fields(messages, fetch_image))
+        body.update(to_generate_fields(messages, fetch_image, audio=capabilities.audio, model=model))
         if tools:
             logger.warning("completion mode (/api/generate) cannot call tools; %d tool(s) were not passed", len(tools))
     body["stream"] = True

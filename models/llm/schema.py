@@ -19,9 +19,9 @@ from typing import Any
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType
 
-from models.connection import client_config
+from models.connection import client_config, invoke_deadline
 from models.llm.parameters import MIN_CONTEXT_SIZE, parameter_rules
-from ollama_client import ModelInfo, OllamaClient, OllamaError, RetryPolicy, get_model_info
+from ollama_client import Deadline, ModelInfo, OllamaClient, OllamaError, RetryPolicy, get_model_info
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ MODE = "llm_mode"
 CONTEXT_SIZE = "llm_context_size"
 MAX_TOKENS = "llm_max_tokens"
 VISION = "llm_vision"
+AUDIO = "llm_audio"
 TOOL_CALL = "llm_tool_call"
 THINKING = "llm_thinking"
 STRUCTURED_OUTPUT = "llm_structured_output"
@@ -42,12 +43,18 @@ FAILED_LOOKUP_TTL_SECONDS = 20.0
 
 _SWITCH_LABELS = {
     VISION: "Vision support",
+    AUDIO: "Audio input support",
     TOOL_CALL: "Tool calling support",
     THINKING: "Thinking support",
     STRUCTURED_OUTPUT: "Structured output support",
 }
 # Switch -> (LLMSettings field, the /api/show capability it follows on Auto).
-_CAPABILITY_OF = {VISION: ("vision", "vision"), TOOL_CALL: ("tool_call", "tools"), THINKING: ("thinking", "thinking")}
+_CAPABILITY_OF = {
+    VISION: ("vision", "vision"),
+    AUDIO: ("audio", "audio"),
+    TOOL_CALL: ("tool_call", "tools"),
+    THINKING: ("thinking", "thinking"),
+}
 
 
 @dataclass(frozen=True)
@@ -61,10 +68,7 @@ class LLMSettings:
     tool_call: str = AUTO
     thinking: str = AUTO
     structured_output: str = AUTO
-
-    @property
-    def needs_model_info(self) -> bool:
-        return AUTO in (self.vision, self.tool_call, self.thinking, self.structured_output)
+    audio: str = AUTO
 
 
 def _switch(credentials: Mapping[str, Any], name: str, strict: bool) -> str:
@@ -114,6 +118,7 @@ def read_settings(credentials: Mapping[str, Any], *, strict: bool = False) -> LL
         tool_call=_switch(credentials, TOOL_CALL, strict),
         thinking=_switch(credentials, THINKING, strict),
         structured_output=_switch(credentials, STRUCTURED_OUTPUT, strict),
+        audio=_switch(credentials, AUDIO, strict),
     )
 
 
@@ -126,6 +131,7 @@ class Capabilities:
     thinking: bool | None
     structured_output: bool
     context_limit: int | None  # the trained context length from /api/show
+    audio: bool | None = None  # audio input (WAV/MP3 in `images`, Ollama 0.20.0+)
 
 
 def _resolve(switch: str, info: ModelInfo | None, capability: str) -> bool | None:
@@ -148,6 +154,7 @@ def resolve_capabilities(settings: LLMSettings, info: ModelInfo | None) -> Capab
         thinking=_resolve(settings.thinking, info, "thinking"),
         structured_output=structured,
         context_limit=info.context_length if info is not None else None,
+        audio=_resolve(settings.audio, info, "audio"),
     )
 
 
@@ -155,19 +162,20 @@ _failed_lookups: dict[tuple[Any, ...], float] = {}
 _failed_lock = threading.Lock()
 
 
-def lookup_model_info(credentials: Mapping[str, Any], model: str) -> ModelInfo | None:
+def lookup_model_info(credentials: Mapping[str, Any], model: str, deadline: Deadline | None = None) -> ModelInfo | None:
     """ModelInfo from the cached /api/show, or None when the server cannot tell us right now."""
     try:
         config = client_config(credentials)
     except OllamaError:
         return None
-    key = (config.pool_key(), model)
+    key = (config.credentials_key(), model)
     failed_at = _failed_lookups.get(key)
     if failed_at is not None and time.monotonic() - failed_at < FAILED_LOOKUP_TTL_SECONDS:
         return None
     try:
         # One attempt: the schema must not wait through the client's connection retries.
-        return get_model_info(OllamaClient(config, retry=RetryPolicy(attempts=1)), model)
+        # `deadline`: the invoke's, so the lookup and the chat after it share one Request timeout.
+        return get_model_info(OllamaClient(config, retry=RetryPolicy(attempts=1), deadline=deadline), model)
     except OllamaError as error:
         logger.warning("capabilities of %s unknown (%s); building the schema from the manual settings", model, error)
         with _failed_lock:
@@ -195,6 +203,8 @@ def features(settings: LLMSettings, capabilities: Capabilities) -> list[ModelFea
         found += [ModelFeature.TOOL_CALL, ModelFeature.MULTI_TOOL_CALL, ModelFeature.STREAM_TOOL_CALL]
     if capabilities.vision:
         found.append(ModelFeature.VISION)
+    if capabilities.audio:
+        found.append(ModelFeature.AUDIO)
     if capabilities.structured_output:
         found.append(ModelFeature.STRUCTURED_OUTPUT)
     return found
@@ -225,18 +235,30 @@ class ModelProfile:
     settings: LLMSettings
     capabilities: Capabilities
     schema: AIModelEntity
+    # When the invoke that asked for this profile must be over: Request timeout seconds after the first schema
+    # request, which the SDK makes just before the call. Pass it to the chat's client (`ollama_client(…, deadline=…)`).
+    deadline: Deadline | None = None
 
 
 def model_profile(model: str, credentials: Mapping[str, Any]) -> ModelProfile:
     settings = read_settings(credentials)
-    info = lookup_model_info(credentials, model) if settings.needs_model_info else None
+    deadline = invoke_deadline(credentials)
+    # Asked even when every switch is set by hand: the trained length caps `Model context size` (num_ctx).
+    # The answer is cached and, once known, refreshed in the background, so this rarely waits.
+    info = lookup_model_info(credentials, model, deadline)
     capabilities = resolve_capabilities(settings, info)
-    return ModelProfile(settings, capabilities, build_schema(model, settings, capabilities))
+    return ModelProfile(settings, capabilities, build_schema(model, settings, capabilities), deadline)
 
 
 def switched_on_but_missing(settings: LLMSettings, info: ModelInfo) -> list[str]:
-    """Messages for switches set to Yes that the model's reported capabilities contradict."""
+    """Messages for settings the model contradicts: a switch set to Yes for a capability Ollama says it lacks,
+    and a context size above its trained length (which would only be capped)."""
     problems = []
+    if info.context_length and settings.context_size > info.context_length:
+        problems.append(
+            f"Model context size {settings.context_size} is more than '{info.name}' was trained for "
+            f"({info.context_length} tokens). Enter at most {info.context_length}."
+        )
     for name, (setting, capability) in _CAPABILITY_OF.items():
         if getattr(settings, setting) == YES and info.has(capability) is False:
             problems.append(

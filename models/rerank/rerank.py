@@ -1,8 +1,9 @@
 """Dify adapter for rerank: picks the method the credentials name, scores, ranks, validates.
 
-Ollama has no rerank endpoint, so there are three methods (models/rerank/settings.py):
-a compatible rerank service at the Base URL, cosine similarity of Ollama embeddings, or an
-Ollama model judging each document through logprobs.
+Ollama has no rerank endpoint, so there are three methods (models/rerank/settings.py): a
+compatible rerank service at the Base URL (rerank_client), cosine similarity of Ollama
+embeddings, or an Ollama model judging each document through logprobs; Auto (the default)
+picks one per Base URL and model (models/rerank/auto.py).
 """
 
 from __future__ import annotations
@@ -18,38 +19,51 @@ from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.connection import ollama_client
 from models.invoke_errors import OllamaInvokeErrors
-from models.rerank.compatible import CompatibleRerankClient
-from models.rerank.judge import LOGPROBS_MIN_VERSION, Judge, version_at_least
-from models.rerank.ranking import ScoredDocument, rank
+from models.rerank.auto import resolve_method
+from models.rerank.checks import (
+    check_compatible_service,
+    check_logprobs_version,
+    check_ollama_model,
+    with_available_models,
+)
+from models.rerank.judge import Judge
+from models.rerank.ranking import ScoredDocument, rank, top_n_limit
 from models.rerank.settings import (
-    METHOD_LABELS,
     RerankMethod,
     compatible_settings,
     embedding_settings,
     judge_settings,
     rerank_method,
+    shared_fields_only,
 )
 from models.rerank.similarity import EmbeddingSimilarity
-from models.validation import check_model
-from ollama_client import OllamaError
+from ollama_client import OllamaError, OllamaModelNotFoundError
+from rerank_client import RerankServiceClient, RerankServiceError
 
-# A real request, so URL, key, model name and answer shape are all checked at once.
-PROBE_QUERY = "What is the capital of France?"
-PROBE_DOCUMENTS = ["Paris is the capital and largest city of France.", "Bananas are rich in potassium."]
+
+def chosen_method(
+    model: str, credentials: Mapping[str, Any], *, fresh: bool = False
+) -> tuple[RerankMethod, Mapping[str, Any]]:
+    """The method to use and the credentials its settings are read from (only the shared ones under Auto)."""
+    method = rerank_method(credentials)
+    if method is RerankMethod.AUTO:
+        return resolve_method(credentials, model, fresh=fresh).method, shared_fields_only(credentials)
+    return method, credentials
 
 
 def score_documents(
     model: str, credentials: Mapping[str, Any], query: str, docs: list[str], top_n: int | None
 ) -> list[ScoredDocument]:
-    method = rerank_method(credentials)
+    method, settings_from = chosen_method(model, credentials)
     if method is RerankMethod.COMPATIBLE_SERVICE:
-        settings = compatible_settings(credentials)
-        client = CompatibleRerankClient(settings.endpoint, settings.api_key, settings.timeout)
-        return client.rerank(model, query, docs, top_n=top_n, batch_size=settings.batch_size)
+        settings = compatible_settings(settings_from)
+        client = RerankServiceClient(settings.endpoint, settings.api_key, settings.timeout)
+        scores = client.rerank(model, query, docs, top_n=top_n_limit(top_n), batch_size=settings.batch_size)
+        return [ScoredDocument(index=score.index, score=score.score) for score in scores]
     if method is RerankMethod.EMBEDDING_SIMILARITY:
-        similarity = EmbeddingSimilarity(ollama_client(credentials), model, embedding_settings(credentials))
+        similarity = EmbeddingSimilarity(ollama_client(credentials), model, embedding_settings(settings_from))
         return similarity.score(query, docs)
-    return Judge(ollama_client(credentials), model, judge_settings(credentials)).score(query, docs)
+    return Judge(ollama_client(credentials), model, judge_settings(settings_from)).score(query, docs)
 
 
 class OllamaRerankModel(OllamaInvokeErrors, RerankModel):
@@ -73,43 +87,26 @@ class OllamaRerankModel(OllamaInvokeErrors, RerankModel):
         )
 
     def validate_credentials(self, model: str, credentials: Mapping[str, Any]) -> None:
-        try:
-            method = rerank_method(credentials)
-            if method is RerankMethod.COMPATIBLE_SERVICE:
-                self._validate_compatible(model, credentials)
-            elif method is RerankMethod.EMBEDDING_SIMILARITY:
-                embedding_settings(credentials)
-                check_model(credentials, model, needs="embedding")
-            else:
-                judge_settings(credentials)
-                check_model(credentials, model, needs="completion")
-                self._validate_logprobs_version(credentials)
-        except (OllamaError, ValueError) as error:
-            raise CredentialsValidateFailedError(str(error)) from error
-
-    @staticmethod
-    def _validate_compatible(model: str, credentials: Mapping[str, Any]) -> None:
         if not (model or "").strip():
-            raise ValueError("Model name is empty: enter the name of the rerank model the service serves.")
-        settings = compatible_settings(credentials)
-        client = CompatibleRerankClient(settings.endpoint, settings.api_key, settings.timeout)
-        client.rerank(model, PROBE_QUERY, PROBE_DOCUMENTS, batch_size=settings.batch_size)
-
-    @staticmethod
-    def _validate_logprobs_version(credentials: Mapping[str, Any]) -> None:
-        client = ollama_client(credentials)
-        try:
-            version = client.version()
-        except OllamaError:
-            return  # e.g. a proxy without /api/version: the first rerank reports missing logprobs instead
-        if version_at_least(version, LOGPROBS_MIN_VERSION) is False:
-            label = METHOD_LABELS[RerankMethod.LLM_JUDGE]
-            raise ValueError(
-                f"Ollama at {client.config.base_url} is version {version}; the rerank method '{label}' reads "
-                f"logprobs, which need Ollama {LOGPROBS_MIN_VERSION} or newer. Upgrade Ollama, or choose "
-                f"'{METHOD_LABELS[RerankMethod.EMBEDDING_SIMILARITY]}' or "
-                f"'{METHOD_LABELS[RerankMethod.COMPATIBLE_SERVICE]}'."
+            raise CredentialsValidateFailedError(
+                "Model name is empty: enter the name shown by `ollama list`, or the rerank model a rerank service "
+                "serves."
             )
+        try:
+            method, settings_from = chosen_method(model, credentials, fresh=True)
+            if method is RerankMethod.COMPATIBLE_SERVICE:
+                check_compatible_service(settings_from, model)
+            elif method is RerankMethod.EMBEDDING_SIMILARITY:
+                embedding_settings(settings_from)
+                check_ollama_model(credentials, model, method)
+            else:
+                judge_settings(settings_from)
+                check_ollama_model(credentials, model, method)
+                check_logprobs_version(credentials)
+        except OllamaModelNotFoundError as error:
+            raise CredentialsValidateFailedError(with_available_models(error, credentials)) from error
+        except (OllamaError, RerankServiceError, ValueError) as error:
+            raise CredentialsValidateFailedError(str(error)) from error
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping[str, Any]) -> AIModelEntity:
         # Dify lists a customizable model only when it has a schema; rerank needs no parameters.

@@ -1,7 +1,9 @@
 """Read the rerank credential fields: which method, and that method's own settings.
 
 Only the fields of the chosen method are read, so a stale value in a field that the form
-hides for this method (Dify keeps it) can never block the method the user picked.
+hides for this method (Dify keeps it) can never block the method the user picked. Under Auto
+the form hides every method's fields, so the method Auto picks runs with its defaults
+(`shared_fields_only`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from enum import StrEnum
 from typing import Any
 
 from models.connection import API_KEY, BASE_URL, TIMEOUT, parse_timeout
-from models.rerank.service_url import ServiceEndpoint, resolve_service_endpoint
 from models.text_embedding.settings import unescape_prefix
 from ollama_client import OllamaConfigError
 from ollama_client.embed import DEFAULT_BATCH_SIZE as DEFAULT_EMBEDDING_BATCH_SIZE
 from ollama_client.embed import MAX_BATCH_SIZE as MAX_EMBEDDING_BATCH_SIZE
+from rerank_client import ServiceEndpoint, resolve_service_endpoint
 
 # Field names in provider/ollama.yaml (model_credential_schema), all shown only for rerank.
 METHOD = "rerank_method"
@@ -36,6 +38,7 @@ DEFAULT_JUDGE_INSTRUCTION = "Given a web search query, retrieve relevant passage
 
 
 class RerankMethod(StrEnum):
+    AUTO = "auto"  # decided per Base URL and model (models/rerank/auto.py)
     COMPATIBLE_SERVICE = "compatible_service"
     EMBEDDING_SIMILARITY = "embedding_similarity"
     LLM_JUDGE = "llm_judge"
@@ -43,11 +46,14 @@ class RerankMethod(StrEnum):
 
 # What the form calls each method, for messages.
 METHOD_LABELS = {
+    RerankMethod.AUTO: "Auto",
     RerankMethod.COMPATIBLE_SERVICE: "Compatible rerank service",
     RerankMethod.EMBEDDING_SIMILARITY: "Ollama embedding similarity",
     RerankMethod.LLM_JUDGE: "Ollama model as judge",
 }
-DEFAULT_METHOD = RerankMethod.EMBEDDING_SIMILARITY
+DEFAULT_METHOD = RerankMethod.AUTO
+# Fields every method reads; the others belong to one method each.
+SHARED_FIELDS = (BASE_URL, API_KEY, TIMEOUT)
 
 
 class JudgePrompt(StrEnum):
@@ -93,6 +99,11 @@ def rerank_method(credentials: Mapping[str, Any]) -> RerankMethod:
         raise OllamaConfigError(
             f"Rerank method '{raw}' is unknown; open the model settings and pick one of {choices}."
         ) from None
+
+
+def shared_fields_only(credentials: Mapping[str, Any]) -> dict[str, Any]:
+    """The credentials without any method's own fields, so each method's settings take their defaults."""
+    return {field: credentials.get(field) for field in SHARED_FIELDS}
 
 
 def parse_whole_number(raw: Any, *, label: str, minimum: int, maximum: int, default: int | None) -> int | None:

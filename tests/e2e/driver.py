@@ -245,6 +245,10 @@ def validate_rerank_result(payload: Mapping[str, Any]) -> None:
         _require(_is_number(doc.get("score")), "docs[].score must be a number", payload)
 
 
+def validate_speech2text_result(payload: Mapping[str, Any]) -> None:
+    _require(isinstance(payload.get("result"), str), "result must be a string", payload)
+
+
 PAYLOAD_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "invoke_llm": validate_llm_chunk,
     "validate_provider_credentials": validate_credentials_result,
@@ -254,6 +258,7 @@ PAYLOAD_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "get_llm_num_tokens": validate_llm_num_tokens,
     "get_text_embedding_num_tokens": validate_text_embedding_num_tokens,
     "invoke_rerank": validate_rerank_result,
+    "invoke_speech2text": validate_speech2text_result,
 }
 
 
@@ -614,6 +619,18 @@ class PluginProcess:
             "top_n": int(top_n),
         }
         return self.request("invoke_rerank", data, timeout=timeout)
+
+    def invoke_speech2text(
+        self,
+        model: str,
+        credentials: Mapping[str, Any],
+        audio: bytes,
+        *,
+        timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> InvocationResult:
+        """The daemon sends the uploaded file hex-encoded (D pkg/entities/requests/model.go)."""
+        data = {**self._model_fields(model, "speech2text", credentials), "file": audio.hex()}
+        return self.request("invoke_speech2text", data, timeout=timeout)
 
     def get_llm_num_tokens(
         self,

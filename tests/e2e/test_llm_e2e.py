@@ -172,7 +172,9 @@ def test_structured_output_sends_the_schema_and_answers_with_json_only(plugin: P
 
 
 def test_vision_with_base64_and_with_an_http_url(plugin: PluginProcess, fake_ollama: FakeOllama):
-    fake_ollama.set_route("GET", "/files/cat.png", Scenario(parts=(PNG,), content_type="image/png"))
+    # Dify's own signed file URL: fetched from the fake's loopback address without any setting.
+    cat = "/files/6f1c2a3e-0b4d-4c5e-9f60-7a8b9c0d1e2f/image-preview"
+    fake_ollama.set_route("GET", cat, Scenario(parts=(PNG,), content_type="image/png"))
     image_messages = [
         {
             "role": "user",
@@ -183,7 +185,7 @@ def test_vision_with_base64_and_with_an_http_url(plugin: PluginProcess, fake_oll
                     "type": "image",
                     "format": "png",
                     "mime_type": "image/png",
-                    "url": f"{fake_ollama.url}/files/cat.png?sign=s",
+                    "url": f"{fake_ollama.url}{cat}?timestamp=1700000000&nonce=n&sign=s",
                 },
             ],
         }

@@ -54,10 +54,10 @@ def test_tei_at_a_root_url_is_found_and_asked_in_its_shape(plugin: PluginProcess
     assert fake_ollama.last_request("/rerank").json == {"query": QUERY, "texts": DOCS, "truncate": True}
 
 
-def test_a_broken_answer_is_a_bad_request_naming_the_url(plugin: PluginProcess, fake_ollama: FakeOllama):
+def test_a_broken_answer_is_the_services_fault_naming_the_url(plugin: PluginProcess, fake_ollama: FakeOllama):
     fake_ollama.set_route("POST", "/rerank", Scenario.json({"results": [{"index": 9, "relevance_score": 0.9}]}))
     result = plugin.invoke_rerank("m", creds(fake_ollama.url + "/rerank", "compatible_service"), QUERY, DOCS)
-    assert result.error_type == "InvokeBadRequestError"
+    assert result.error_type == "InvokeServerUnavailableError"
     assert f"{fake_ollama.url}/rerank answered index 9, but only 4 document(s) were sent" in result.error_description
 
 
@@ -67,6 +67,43 @@ def test_a_rejected_key_keeps_our_message(plugin: PluginProcess, fake_ollama: Fa
     assert result.error_type == "InvokeAuthorizationError"
     assert '"invalid api token"' in result.error_description
     assert "Check the API key field" in result.error_description
+
+
+# --- Auto, the default method ---------------------------------------------------------------------------
+
+
+def test_the_official_plugins_habit_a_tei_rerank_url_as_base_url_works_with_the_default_method(
+    plugin: PluginProcess, fake_ollama: FakeOllama
+):
+    fake_ollama.set_route("POST", "/v1/rerank", tei_service)  # TEI-like: 422 in plain text for other shapes
+    base_url = f"http://127.0.0.1:{fake_ollama.port}/v1/rerank"
+    result = plugin.invoke_rerank("bge-reranker-v2-m3", {"base_url": base_url}, QUERY, DOCS, 0.0, 0)
+
+    assert ranking(result) == [*BEST_FIRST, (3, "")]
+    assert [request.path for request in fake_ollama.requests] == ["/v1/rerank", "/v1/rerank"]
+    assert fake_ollama.last_request("/v1/rerank").json == {"query": QUERY, "texts": DOCS, "truncate": True}
+
+    again = plugin.invoke_rerank("bge-reranker-v2-m3", {"base_url": base_url}, QUERY, DOCS, 0.0, 1)
+    assert ranking(again) == BEST_FIRST[:1]
+    chosen = [message for message in plugin.log_messages() if message.startswith("rerank method Auto")]
+    assert chosen == [
+        f"rerank method Auto for model 'bge-reranker-v2-m3' at {base_url}: Compatible rerank service "
+        "(the Base URL is a rerank endpoint)"
+    ]  # once per resolution, not per request
+
+
+@pytest.mark.parametrize(("model", "path"), [("nomic-embed-text", "/api/embed"), ("qwen3", "/api/chat")])
+def test_the_default_method_ranks_with_an_ollama_embedding_or_chat_model(
+    plugin: PluginProcess, fake_ollama, model, path
+):
+    fake_ollama.set_route("POST", "/api/embed", keyword_embed)
+    install_judge(fake_ollama)
+    result = plugin.invoke_rerank(model, {"base_url": fake_ollama.url}, QUERY, DOCS, score_threshold=0.0, top_n=3)
+
+    assert ranking(result) == BEST_FIRST
+    assert fake_ollama.requests_to(path)
+    validation = plugin.validate_model_credentials(model, "rerank", {"base_url": fake_ollama.url})
+    assert validation.ok and validation.last_payload["result"] is True
 
 
 # --- Ollama embedding similarity -------------------------------------------------------------------------

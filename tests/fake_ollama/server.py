@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fake_ollama.audio import AudioClip, BadAudio, describe_clip, heard_clip
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures" / "ollama"
 # Verbatim upstream examples shared by every project in the workspace (not part of this repository).
@@ -365,6 +367,9 @@ class FakeOllama:
         # Exceptions raised by scripted handler callables (answered as 500 so the client does not hang).
         self.handler_errors: list[BaseException] = []
         self._thread: threading.Thread | None = None
+        # Audio models: every clip heard, in order, and what each is transcribed as (tests may replace it).
+        self.audio_clips: list[AudioClip] = []
+        self.transcriber: Callable[[AudioClip], str] = describe_clip
         self.register_default_models()
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -478,6 +483,12 @@ class FakeOllama:
             family="nomic-bert",
             embedding_length=768,
             parameter_size="137M",
+        )
+
+    def register_audio_model(self, name: str = "gemma4:e4b") -> FakeModel:
+        """A gemma4-like model that hears WAV and MP3 in `images` (Ollama 0.20.0+) and transcribes it."""
+        return self.register_model(
+            name, ["completion", "vision", "audio", "tools", "thinking"], context_length=131072, family="gemma4"
         )
 
     def model(self, name: str) -> FakeModel | None:
@@ -625,6 +636,9 @@ class FakeOllama:
         if isinstance(resolved, Scenario):
             return resolved
         body, name = resolved
+        heard = self._hear_audio(body, name)
+        if heard is not None:
+            return heard
         top = self._top_logprobs(body)
         if isinstance(top, Scenario):
             return top
@@ -643,6 +657,34 @@ class FakeOllama:
             logprobs=self._word_logprobs(top, words),
         )
         return Scenario.json(final)
+
+    def _hear_audio(self, body: dict[str, Any], name: str) -> Scenario | None:
+        """For an audio model given audio in `images`: check each clip and answer with its transcript."""
+        model = self.model(name)
+        if model is None or "audio" not in model.capabilities:
+            return None
+        clips: list[AudioClip] = []
+        for message in body.get("messages") or []:
+            for image in (message.get("images") or []) if isinstance(message, dict) else []:
+                try:
+                    clip = heard_clip(str(image))
+                except BadAudio as error:
+                    return Scenario.error(500, f"failed to process inputs: {error}")
+                if clip is not None:
+                    clips.append(clip)
+        if not clips:
+            return None
+        with self._lock:
+            self.audio_clips.extend(clips)
+        text = " ".join(self.transcriber(clip) for clip in clips)
+        words = [word + " " for word in text.split(" ")]
+        words[-1] = words[-1].rstrip()
+        if not body.get("stream", True):
+            return Scenario.json(chat_chunk(name, text, done=True, prompt_eval_count=300, eval_count=len(words)))
+        return Scenario.ndjson(
+            [chat_chunk(name, word) for word in words]
+            + [chat_chunk(name, done=True, prompt_eval_count=300, eval_count=len(words))]
+        )
 
     def _generate(self, request: RecordedRequest) -> Scenario:
         resolved = self._resolve_generating_model(request, "generate")

@@ -1,4 +1,8 @@
-"""Image content -> raw base64: data URLs, downloads over a real loopback HTTP server, refusals."""
+"""Image content -> raw base64: data URLs, downloads over a real loopback HTTP server, refusals.
+
+The fake server listens on 127.0.0.1, which the address policy refuses unless the administrator allows it:
+these tests allow loopback the way an administrator would (tests/reliability/test_file_url_policy.py tests
+the policy itself)."""
 
 from __future__ import annotations
 
@@ -8,12 +12,18 @@ import pytest
 from dify_plugin.entities.model.message import ImagePromptMessageContent
 
 from models.llm.images import ImageInputError, data_url_to_base64, download_image, image_to_base64
+from models.media.address_policy import ALLOWED_NETWORKS_ENV
 from tests.fake_ollama import FakeOllama, Scenario
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
 PNG_B64 = base64.b64encode(PNG).decode()
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOWED_NETWORKS_ENV, "127.0.0.0/8")
 
 
 def url_image(url: str) -> ImagePromptMessageContent:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
+import wave
 from pathlib import Path
 
+import dify_plugin
 import pytest
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
@@ -281,3 +285,118 @@ def test_generate_fields_take_system_prompt_and_images() -> None:
 
 def test_generate_fields_with_only_a_user_message() -> None:
     assert to_generate_fields([UserPromptMessage(content="Once upon a time")]) == {"prompt": "Once upon a time"}
+
+
+# --- audio (models with the `audio` capability, Ollama 0.20.0+) -----------------------------------------
+
+SDK_MP3 = Path(dify_plugin.__file__).parent / "interfaces" / "model" / "audio.mp3"
+
+
+def wav_bytes(seconds: float = 0.1) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16000)
+        writer.writeframes(b"\0\0" * int(16000 * seconds))
+    return buffer.getvalue()
+
+
+def audio_part(data: bytes, fmt: str = "wav", **fields) -> AudioPromptMessageContent:
+    return AudioPromptMessageContent(
+        format=fmt, mime_type=f"audio/{fmt}", base64_data=base64.b64encode(data).decode(), **fields
+    )
+
+
+def test_wav_and_mp3_go_into_images_in_order_with_the_images() -> None:
+    wav, mp3 = wav_bytes(), SDK_MP3.read_bytes()
+    message = UserPromptMessage(
+        content=[
+            TextPromptMessageContent(data="Describe the picture, then answer the recording."),
+            image(),
+            audio_part(wav),
+            image(),
+            audio_part(mp3, "mp3", filename="question.mp3"),
+        ]
+    )
+
+    [converted] = to_ollama_messages([message], audio=True, model="gemma4:e4b")
+
+    assert converted["images"] == [
+        PNG_1PX,
+        base64.b64encode(wav).decode(),
+        PNG_1PX,
+        base64.b64encode(mp3).decode(),
+    ]
+    fields = to_generate_fields([message], audio=True, model="gemma4:e4b")
+    assert [base64.b64decode(item)[:4] for item in fields["images"]] == [b"\x89PNG", b"RIFF", b"\x89PNG", mp3[:4]]
+
+
+def test_audio_as_a_data_url_and_an_id3_mp3() -> None:
+    id3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + SDK_MP3.read_bytes()[:2000]
+    data_url = "data:audio/wav;base64," + base64.b64encode(wav_bytes()).decode()
+    message = UserPromptMessage(
+        content=[
+            AudioPromptMessageContent(format="wav", mime_type="audio/wav", url=data_url),
+            audio_part(id3, "mp3"),
+        ]
+    )
+    [converted] = to_ollama_messages([message], audio=True, model="m")
+    assert [base64.b64decode(item)[:3] for item in converted["images"]] == [b"RIF", b"ID3"]
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "named"),
+    [
+        (b"OggS\x00\x02" + b"\0" * 40, "ogg", "Ogg"),
+        (b"fLaC\x00\x00\x00\x22" + b"\0" * 40, "flac", "FLAC"),
+        (b"\x1aE\xdf\xa3\x9fB\x86\x81" + b"\0" * 40, "webm", "WebM"),
+        (b"\x00\x00\x00\x20ftypM4A " + b"\0" * 40, "m4a", "M4A/MP4"),
+        (b"#!AMR\n" + b"\0" * 40, "amr", "AMR"),
+        (b"\xff\xf1\x50\x80" + b"\0" * 40, "aac", "AAC"),  # ADTS AAC: an MPEG-like sync, but not MP3
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "mp3", "MP3"),  # declared MP3, bytes are not: named by the declaration
+    ],
+)
+def test_other_audio_formats_are_refused_naming_the_format_and_what_works(data: bytes, fmt: str, named: str) -> None:
+    message = UserPromptMessage(content=[audio_part(data, fmt, filename=f"voice.{fmt}")])
+
+    with pytest.raises(ValueError) as caught:  # -> InvokeBadRequestError
+        to_ollama_messages([message], audio=True, model="gemma4:e4b")
+
+    text = str(caught.value)
+    assert f"The audio 'voice.{fmt}' is {named}, which Ollama cannot take" in text
+    assert "WAV or MP3" in text
+
+
+def test_audio_for_a_model_without_the_capability_is_refused_naming_the_ollama_version() -> None:
+    message = UserPromptMessage(
+        content=[TextPromptMessageContent(data="Hi"), audio_part(wav_bytes(), filename="a.wav")]
+    )
+
+    with pytest.raises(UnsupportedContentError) as without:
+        to_ollama_messages([message], audio=False, model="llama3.2")
+    assert "Ollama cannot take audio input (file 'a.wav') for model 'llama3.2'" in str(without.value)
+    assert "Ollama 0.20.0 or newer" in str(without.value) and "'audio' capability" in str(without.value)
+
+    with pytest.raises(UnsupportedContentError) as unknown:
+        to_generate_fields([message], audio=None, model="llama3.2")
+    assert "did not report the model's capabilities" in str(unknown.value)
+    assert "Ollama 0.20.0 or newer" in str(unknown.value)
+
+
+def test_audio_is_refused_before_any_image_is_downloaded() -> None:
+    fetched = []
+
+    def fetch(part, budget):
+        fetched.append(part)
+        return "x"
+
+    message = UserPromptMessage(
+        content=[
+            ImagePromptMessageContent(format="png", mime_type="image/png", url="http://files.example/cat.png"),
+            audio_part(wav_bytes()),
+        ]
+    )
+    with pytest.raises(UnsupportedContentError):
+        to_ollama_messages([message], fetch, audio=False, model="m")
+    assert fetched == []

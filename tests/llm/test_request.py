@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from dify_plugin.entities.model.message import (
+    AudioPromptMessageContent,
     ImagePromptMessageContent,
     PromptMessageTool,
     SystemPromptMessage,
@@ -100,3 +101,19 @@ def test_structured_output_hides_thinking_and_sets_format() -> None:
     )
     assert request.body["format"] == {"type": "object"}
     assert request.show_thinking is False
+
+
+def test_audio_reaches_ollama_only_for_a_model_with_the_audio_capability() -> None:
+    wav = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAgD4AAAB9AAACABAAZGF0YQAAAAA="  # a 44-byte empty WAV
+    message = UserPromptMessage(
+        content=[
+            TextPromptMessageContent(data="What is said?"),
+            AudioPromptMessageContent(format="wav", mime_type="audio/wav", base64_data=wav),
+        ]
+    )
+
+    request = build_request("gemma4:e4b", LLMSettings(), caps(audio=True), [message], {})
+    assert request.body["messages"] == [{"role": "user", "content": "What is said?", "images": [wav]}]
+    for audio in (False, None):
+        with pytest.raises(ValueError, match="audio input.*Ollama 0.20.0 or newer"):
+            build_request("llama3.2", LLMSettings(), caps(audio=audio), [message], {})

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from dify_plugin.entities.model import ModelFeature, ModelPropertyKey
+from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.llm.llm import OllamaLargeLanguageModel
 from models.llm.schema import (
@@ -149,12 +150,37 @@ def test_show_is_cached_across_schema_requests(fake_ollama: FakeOllama) -> None:
     assert len(fake_ollama.requests_to("/api/show")) == 1
 
 
-def test_all_manual_switches_need_no_api_show(fake_ollama: FakeOllama) -> None:
-    schema = schema_for(
-        fake_ollama, "qwen3", vision="true", tool_call="false", thinking="false", structured_output="false"
-    )
+MANUAL_SWITCHES = {
+    "vision": "true",
+    "tool_call": "false",
+    "thinking": "false",
+    "structured_output": "false",
+    "audio": "false",
+}
+
+
+def test_all_manual_switches_still_cap_the_context_at_the_trained_length(fake_ollama: FakeOllama) -> None:
+    schema = schema_for(fake_ollama, "qwen3", context_size="10000000", **MANUAL_SWITCHES)
+    assert schema.features == [ModelFeature.VISION]  # the switches decide, not /api/show
+    assert schema.model_properties[ModelPropertyKey.CONTEXT_SIZE] == 40960
+    assert {rule.name: rule for rule in schema.parameter_rules}["num_ctx"].default == 40960
+
+
+def test_all_manual_switches_work_when_api_show_cannot_be_read(closed_port_url: str) -> None:
+    schema = schema_for(closed_port_url, "qwen3", context_size="16384", **MANUAL_SWITCHES)
     assert schema.features == [ModelFeature.VISION]
-    assert fake_ollama.requests_to("/api/show") == []
+    assert schema.model_properties[ModelPropertyKey.CONTEXT_SIZE] == 16384  # nothing known to cap it at
+
+
+def test_validation_refuses_a_context_size_above_the_trained_length(fake_ollama: FakeOllama) -> None:
+    credentials = {"base_url": fake_ollama.url, "llm_context_size": "10000000"}
+    credentials |= {f"llm_{name}": value for name, value in MANUAL_SWITCHES.items()}
+    credentials["llm_vision"] = "false"
+    with pytest.raises(CredentialsValidateFailedError) as caught:
+        OllamaLargeLanguageModel(model_schemas=[]).validate_credentials("qwen3", credentials)
+    assert "Model context size 10000000 is more than 'qwen3' was trained for (40960 tokens)" in str(caught.value)
+    credentials["llm_context_size"] = "40960"
+    OllamaLargeLanguageModel(model_schemas=[]).validate_credentials("qwen3", credentials)
 
 
 def test_unreachable_server_still_gives_a_schema_from_the_manual_values(closed_port_url: str) -> None:
@@ -176,3 +202,20 @@ def test_schema_is_built_once_per_request_instance(fake_ollama: FakeOllama) -> N
     credentials = {"base_url": fake_ollama.url}
     first = model.get_model_schema("qwen3", credentials)
     assert model.get_model_schema("qwen3", credentials) is first
+
+
+def test_audio_feature_follows_the_audio_capability_and_its_switch() -> None:
+    def audio_declared(settings: LLMSettings, model_info: ModelInfo | None) -> bool:
+        schema = build_schema("gemma4:e4b", settings, resolve_capabilities(settings, model_info))
+        return ModelFeature.AUDIO in schema.features
+
+    auto, yes, no = (read_settings({"llm_audio": value}) for value in ("auto", "true", "false"))
+    assert audio_declared(auto, info("completion", "vision", "audio"))
+    assert not audio_declared(auto, info("completion", "vision"))
+    assert not audio_declared(auto, None)  # unknown: not declared, so Dify does not offer audio upload
+    assert audio_declared(yes, None)
+    assert not audio_declared(no, info("completion", "audio"))
+    [problem] = switched_on_but_missing(yes, info("completion"))
+    assert "Audio input support is set to Yes" in problem and "'audio'" in problem
+    with pytest.raises(ValueError, match="Audio input support must be Auto, Yes or No"):
+        read_settings({"llm_audio": "sometimes"}, strict=True)

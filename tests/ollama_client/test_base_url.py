@@ -1,5 +1,8 @@
+import doctest
+
 import pytest
 
+import ollama_client.base_url
 from ollama_client import OllamaConfigError, normalise_base_url
 
 
@@ -23,12 +26,39 @@ from ollama_client import OllamaConfigError, normalise_base_url
         ("http://[::1]:11434", "http://[::1]:11434"),
         ("[::1]:11434", "http://[::1]:11434"),
         ("[fe80::1]:11434/api", "http://[fe80::1]:11434"),
-        ("::1", "http://[::1]"),
+        ("::1", "http://[::1]:11434"),
         ("host.docker.internal:11434", "http://host.docker.internal:11434"),
     ],
 )
 def test_accepted_forms_normalise_to_the_server_root(typed, expected):
     assert normalise_base_url(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        # Without a scheme: Ollama's defaults, as ollama-python's _parse_host.
+        ("localhost", "http://localhost:11434"),
+        ("192.168.1.20", "http://192.168.1.20:11434"),
+        ("host.docker.internal", "http://host.docker.internal:11434"),
+        ("ollama.lan/", "http://ollama.lan:11434"),
+        ("ollama.lan/api/chat", "http://ollama.lan:11434"),
+        ("gateway.lan/ollama", "http://gateway.lan:11434/ollama"),
+        ("[fe80::1]", "http://[fe80::1]:11434"),
+        ("localhost:8080", "http://localhost:8080"),
+        # With a scheme and no port: that scheme's standard port, as any URL (a proxy on 80/443).
+        ("http://192.168.1.20", "http://192.168.1.20"),
+        ("http://gateway.lan/ollama", "http://gateway.lan/ollama"),
+        ("https://ollama.com", "https://ollama.com"),
+    ],
+)
+def test_an_address_without_scheme_means_ollamas_default_port(typed, expected):
+    assert normalise_base_url(typed) == expected
+
+
+def test_module_examples_hold():
+    result = doctest.testmod(ollama_client.base_url)
+    assert result.attempted >= 8 and result.failed == 0
 
 
 @pytest.mark.parametrize(

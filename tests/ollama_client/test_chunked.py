@@ -27,7 +27,7 @@ from ollama_client import (
     close_pooled_clients,
 )
 from ollama_client.chunked import ChunkedBody, TappedBackend
-from ollama_client.client import pooled_http_client
+from ollama_client.pool import http_client_for
 from tests.fake_ollama import FakeOllama, Scenario, chat_chunk
 from tests.ollama_client.burst_server import burst_server, frame
 
@@ -168,7 +168,7 @@ def test_the_pooled_client_reads_ollamas_chunked_stream_itself_and_reuses_the_co
     objects = lines("Hel", "lo", " there")
     with burst_server(objects) as (url, connections):
         client = client_for(url)
-        assert isinstance(pooled_http_client(client.config)._transport._pool._network_backend, TappedBackend)
+        assert isinstance(http_client_for(client.config.base_url)._transport._pool._network_backend, TappedBackend)
         for _ in range(3):
             assert list(client.stream("/api/chat", {"model": MODEL})) == objects
         client.show(MODEL)  # a plain JSON request on the same connection afterwards
@@ -227,7 +227,9 @@ def test_errors_mid_stream_on_the_fast_path_are_the_same_typed_errors(fake_ollam
     assert received == [first]
 
     fake_ollama.enqueue("POST", "/api/chat", Scenario.ndjson([first, chat_chunk(MODEL, "lo")], part_delay=[0, 2]))
-    with pytest.raises(OllamaTimeoutError, match="sent nothing for 0.3 s"):
+    with pytest.raises(
+        OllamaTimeoutError, match="did not finish within the Request timeout of 0.3 s, the longest one call may take"
+    ):
         list(client_for(fake_ollama.url, timeout=0.3).stream("/api/chat", {"model": MODEL}))
 
     fake_ollama.enqueue(

@@ -26,7 +26,7 @@ from ollama_client import (
     RetryPolicy,
     close_pooled_clients,
 )
-from ollama_client.client import pooled_http_client
+from ollama_client.pool import http_client_for
 
 BASE = "http://ollama.test:11434"
 SECRET = "sk-test-abcdef0123456789"
@@ -306,18 +306,18 @@ def test_no_authorization_header_without_a_key():
     assert "authorization" not in route.calls.last.request.headers
 
 
-def test_clients_are_pooled_per_url_key_and_timeout_and_shared_across_threads():
-    a = ClientConfig.create(BASE, "k1", 30)
-    assert pooled_http_client(a) is pooled_http_client(ClientConfig.create(BASE + "/", "k1", 30))
-    assert pooled_http_client(a) is not pooled_http_client(ClientConfig.create(BASE, "k2", 30))
-    assert pooled_http_client(a) is not pooled_http_client(ClientConfig.create(BASE, "k1", 60))
+def test_one_pool_per_server_whatever_the_key_and_timeout_shared_across_threads():
+    a = http_client_for(BASE)
+    assert a is http_client_for(BASE + "/prefix")
+    assert a is not http_client_for("http://other.test:11434")
+    assert http_client_for("https://ollama.com") is http_client_for("https://ollama.com:443/")
     close_pooled_clients()
     seen = []
     barrier = threading.Barrier(8)
 
     def grab():
         barrier.wait()
-        seen.append(pooled_http_client(a))
+        seen.append(http_client_for(BASE))
 
     threads = [threading.Thread(target=grab) for _ in range(8)]
     for t in threads:
@@ -327,10 +327,20 @@ def test_clients_are_pooled_per_url_key_and_timeout_and_shared_across_threads():
     assert len({id(c) for c in seen}) == 1
 
 
-def test_timeout_applies_to_reads_and_connect_is_capped():
-    http = pooled_http_client(ClientConfig.create(BASE, None, 900))
-    assert http.timeout.read == 900
-    assert http.timeout.connect == 10
+@respx.mock
+def test_key_and_timeout_travel_with_each_request_and_connect_is_capped():
+    route = respx.get(f"{BASE}/api/tags").mock(return_value=httpx.Response(200, json={"models": []}))
+    OllamaClient(ClientConfig.create(BASE, "k1", 900), NO_WAIT).get_json("/api/tags")
+    sent = route.calls.last.request
+    assert sent.headers["authorization"] == "Bearer k1"
+    # /api/tags is a metadata call: at most 10 s whatever the Request timeout.
+    assert sent.extensions["timeout"]["read"] <= 10 and sent.extensions["timeout"]["connect"] <= 10
+    chat = respx.post(f"{BASE}/api/chat").mock(return_value=httpx.Response(200, json={"done": True}))
+    OllamaClient(ClientConfig.create(BASE, "k2", 900), NO_WAIT).post_json("/api/chat", {})
+    sent = chat.calls.last.request
+    assert sent.headers["authorization"] == "Bearer k2"
+    assert 899 < sent.extensions["timeout"]["read"] <= 900
+    assert sent.extensions["timeout"]["connect"] == 10
 
 
 @respx.mock

@@ -29,7 +29,7 @@ INVOKE_ERROR_CLASSES = {
     "InvokeBadRequestError",
 }
 NO_WAIT = {"Retry-After": "0"}  # 503 is retried after Retry-After (capped); 0 keeps the suite fast
-SHORT_TIMEOUT = "0.5"  # the 'Request timeout' credential in the stall cases
+SHORT_TIMEOUT = "1"  # the 'Request timeout' credential in the stall cases (the smallest the form allows)
 WHO = "Ollama at {url}/api/chat (model 'qwen3')"
 
 
@@ -68,7 +68,7 @@ BEFORE_OUTPUT = [
         "stall longer than the read timeout before answering",
         (normal_answer().with_options(headers_delay=2.0),),
         "InvokeConnectionError",
-        WHO + " did not start answering within 0.5 s (a large model may still be loading).",
+        WHO + " did not start answering within 1 s (a large model may still be loading).",
         timeout=SHORT_TIMEOUT,
     ),
     Fault(
@@ -112,7 +112,8 @@ BEFORE_OUTPUT = [
         "401 unauthorized",
         (Scenario.error(401, "unauthorized"),),
         "InvokeAuthorizationError",
-        WHO + ' answered HTTP 401: "unauthorized". Check the API key field',
+        WHO + ' answered HTTP 401: "unauthorized". No API key was entered, but the server (or a proxy in front of '
+        "it) asks for one",
     ),
     Fault(
         "403 cloud disabled",
@@ -261,7 +262,8 @@ AFTER_OUTPUT = [
         "stall longer than the read timeout in the middle of the answer",
         (Scenario.ndjson([*first_chunks(), done_chunk()], part_delay=[0, 2.0]),),
         "InvokeConnectionError",
-        "Ollama at {url}/api/chat (model 'qwen3') sent nothing for 0.5 s in the middle of its answer.",
+        WHO + " did not finish within the Request timeout of 1 s, the longest one call may take (it went "
+        "silent or sent too slowly; the answer is incomplete).",
         partial_text="Hel",
         timeout=SHORT_TIMEOUT,
     ),
@@ -308,10 +310,13 @@ def test_connection_refused(plugin: PluginProcess, fake_ollama: FakeOllama, clos
     result = plugin.invoke_llm(MODEL, creds(closed_port_url), USER_HI)
 
     assert result.error_type == "InvokeConnectionError"
+    port = closed_port_url.rsplit(":", 1)[1]
     assert result.error_description.startswith(
         f"Cannot connect to Ollama at {closed_port_url}/api/chat (connection refused: nothing listens on that "
-        "address and port). Check that Ollama is running (`ollama serve`) and reachable from Dify. If Dify runs "
-        "in Docker, 'localhost' is the Dify container itself: use http://host.docker.internal:11434"
+        f"address and port). Ollama listens on port 11434 by default, but this address uses port {port}: add "
+        ":11434 to the Base URL unless Ollama or a proxy was set up on that port. Check that Ollama is running "
+        "(`ollama serve`) and reachable from Dify. If Dify runs in Docker, 'localhost' is the Dify container "
+        "itself: use http://host.docker.internal:11434"
     )
     assert_serves_normally(plugin, fake_ollama, creds(fake_ollama.url))
 

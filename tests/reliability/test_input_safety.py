@@ -35,6 +35,9 @@ WEATHER_TOOL = {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
 }
 API_KEY = "sk-ollama-7Hq2ZrX9vLmP4nB8cK1tY6wE"
+# Dify's own signed file URLs: reachable on the fake's loopback address without any setting.
+CAT = "/files/6f1c2a3e-0b4d-4c5e-9f60-7a8b9c0d1e2f/file-preview"
+SIGNED = "?timestamp=1700000000&nonce=n0nce&sign=secret-signature"
 
 
 def image_message(url: str | None = None, base64_data: str | None = None) -> list[dict[str, Any]]:
@@ -64,37 +67,35 @@ def test_image_urls_only_over_http(plugin: RecordingPluginProcess, fake_ollama: 
 
 
 def test_every_image_redirect_is_checked_again(plugin: RecordingPluginProcess, fake_ollama: FakeOllama):
-    fake_ollama.set_route("GET", "/files/cat.png", Scenario.redirect("file:///etc/passwd", status=302))
+    fake_ollama.set_route("GET", CAT, Scenario.redirect("file:///etc/passwd", status=302))
 
-    result = plugin.invoke_llm(VISION_MODEL, creds(fake_ollama.url), image_message(fake_ollama.url + "/files/cat.png"))
+    result = plugin.invoke_llm(VISION_MODEL, creds(fake_ollama.url), image_message(fake_ollama.url + CAT + SIGNED))
 
     assert_refused_before_ollama(result, fake_ollama, "Image URL file:///etc/passwd uses the scheme 'file'")
     assert_serves_normally(plugin, fake_ollama, creds(fake_ollama.url))
 
 
 def test_image_redirects_are_bounded(plugin: RecordingPluginProcess, fake_ollama: FakeOllama):
-    fake_ollama.set_route("GET", "/files/loop.png", Scenario.redirect("/files/loop.png?again=1", status=302))
+    fake_ollama.set_route("GET", CAT, Scenario.redirect(CAT + SIGNED + "&again=1", status=302))
 
-    url = fake_ollama.url + "/files/loop.png?sign=secret-signature"
+    url = fake_ollama.url + CAT + SIGNED
     result = plugin.invoke_llm(VISION_MODEL, creds(fake_ollama.url), image_message(url))
 
-    assert_refused_before_ollama(
-        result, fake_ollama, f"Image URL {fake_ollama.url}/files/loop.png redirects more than 3"
-    )
+    assert_refused_before_ollama(result, fake_ollama, f"Image URL {fake_ollama.url}{CAT} redirects more than 3")
     assert "secret-signature" not in result.error_description  # Dify's file URLs carry a signature
-    assert len(fake_ollama.requests_to("/files/loop.png")) == 4  # the first request and 3 redirects
+    assert len(fake_ollama.requests_to(CAT)) == 4  # the first request and 3 redirects
     assert_serves_normally(plugin, fake_ollama, creds(fake_ollama.url))
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["declared-length", "chunked"])
 def test_image_size_is_capped(plugin: RecordingPluginProcess, fake_ollama: FakeOllama, chunked: bool):
     huge = PNG + b"\0" * (20 * 1024 * 1024)
-    fake_ollama.set_route("GET", "/files/huge.png", Scenario(parts=(huge,), content_type="image/png", chunked=chunked))
+    fake_ollama.set_route("GET", CAT, Scenario(parts=(huge,), content_type="image/png", chunked=chunked))
 
-    result = plugin.invoke_llm(VISION_MODEL, creds(fake_ollama.url), image_message(fake_ollama.url + "/files/huge.png"))
+    result = plugin.invoke_llm(VISION_MODEL, creds(fake_ollama.url), image_message(fake_ollama.url + CAT + SIGNED))
 
     assert_refused_before_ollama(
-        result, fake_ollama, f"The image {fake_ollama.url}/files/huge.png is larger than 20 MB; send a smaller image."
+        result, fake_ollama, f"The image {fake_ollama.url}{CAT} is larger than 20 MB; send a smaller image."
     )
     assert_serves_normally(plugin, fake_ollama, creds(fake_ollama.url))
 
@@ -102,11 +103,11 @@ def test_image_size_is_capped(plugin: RecordingPluginProcess, fake_ollama: FakeO
 def test_image_download_timeout_bounds_a_trickling_server(fake_ollama: FakeOllama):
     """Each read arrives within the timeout, but the whole download must not take longer than it."""
     trickle = Scenario(parts=[PNG[i : i + 8] for i in range(0, len(PNG), 8)], content_type="image/png", part_delay=0.2)
-    fake_ollama.set_route("GET", "/files/slow.png", trickle)
+    fake_ollama.set_route("GET", CAT, trickle)
 
     started = time.monotonic()
     with pytest.raises(ImageInputError, match=r"took longer than 0\.5 s"):
-        download_image(fake_ollama.url + "/files/slow.png", timeout=0.5)
+        download_image(fake_ollama.url + CAT + SIGNED, timeout=0.5)
     assert time.monotonic() - started < 1.5
 
 

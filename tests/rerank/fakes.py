@@ -156,3 +156,12 @@ def install_judge(fake: FakeOllama, route: JudgeRoute | None = None) -> JudgeRou
     fake.set_route("POST", "/api/chat", route)
     fake.set_route("POST", "/api/generate", route)
     return route
+
+
+# --- a server that is not Ollama ------------------------------------------------------------------------------
+
+
+def act_as_foreign_service(fake: FakeOllama, not_found: Scenario) -> None:
+    """Make the fake answer Ollama's own routes the way another web server would (`not_found` for both)."""
+    fake.set_route("POST", "/api/show", not_found)
+    fake.set_route("GET", "/api/version", not_found)

@@ -9,22 +9,36 @@ from dify_plugin.errors.model import (
     InvokeAuthorizationError,
     InvokeBadRequestError,
     InvokeConnectionError,
+    InvokeRateLimitError,
+    InvokeServerUnavailableError,
 )
 
-from models.rerank.compatible import forget_endpoints
-from models.rerank.rerank import PROBE_DOCUMENTS, PROBE_QUERY, OllamaRerankModel
+from models.rerank.auto import forget_resolutions
+from models.rerank.checks import PROBE_DOCUMENTS, PROBE_QUERY
+from models.rerank.rerank import OllamaRerankModel
 from ollama_client import RetryPolicy, clear_cache
+from rerank_client import forget_endpoints
 from tests.fake_ollama import FakeOllama, Scenario
-from tests.rerank.fakes import DOCS, QUERY, install_judge, jina_service, keyword_embed, tei_service
+from tests.rerank.fakes import (
+    DOCS,
+    QUERY,
+    act_as_foreign_service,
+    install_judge,
+    jina_service,
+    keyword_embed,
+    tei_service,
+)
 
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
     clear_cache()
     forget_endpoints()
+    forget_resolutions()
     yield
     clear_cache()
     forget_endpoints()
+    forget_resolutions()
 
 
 @pytest.fixture(autouse=True)
@@ -153,3 +167,84 @@ def test_validating_the_judge_checks_the_ollama_version_without_loading_the_mode
 def test_validating_embedding_similarity_needs_no_embedding_call(model, fake_ollama: FakeOllama):
     model.validate_credentials("nomic-embed-text", creds(fake_ollama, "embedding_similarity"))
     assert fake_ollama.requests_to("/api/embed") == []
+
+
+# --- Auto, the default method -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_name", "path", "called"),
+    [
+        ("nomic-embed-text", "", "/api/embed"),
+        ("qwen3", "", "/api/chat"),
+        ("bge-reranker-v2-m3", "/v1/rerank", "/v1/rerank"),
+    ],
+)
+def test_with_no_method_chosen_auto_picks_the_one_that_fits(model, every_method, model_name, path, called):
+    credentials = {"base_url": every_method.url + path}
+    result = model.invoke(model_name, credentials, QUERY, DOCS, score_threshold=0.0, top_n=0)
+    assert ranked(result)[:3] == [(1, DOCS[1]), (2, DOCS[2]), (0, DOCS[0])]
+    assert every_method.requests_to(called)
+    assert {request.path for request in every_method.requests} <= {"/api/show", called}
+
+
+def test_auto_finds_a_service_at_a_server_root_that_is_not_ollama(model, fake_ollama: FakeOllama):
+    act_as_foreign_service(fake_ollama, Scenario.text("", status=404))
+    fake_ollama.set_route("POST", "/rerank", tei_service)
+    result = model.invoke("bge-reranker-v2-m3", {"base_url": fake_ollama.url}, QUERY, DOCS, 0.0, 2)
+    assert ranked(result) == [(1, DOCS[1]), (2, DOCS[2])]
+
+
+def test_under_auto_a_stale_hidden_field_of_another_method_does_not_block(model, every_method):
+    credentials = {"base_url": every_method.url, "rerank_method": "auto", "rerank_judge_concurrency": "100"}
+    assert ranked(model.invoke("qwen3", credentials, QUERY, DOCS, 0.0, 1)) == [(1, DOCS[1])]
+    model.validate_credentials("qwen3", credentials)
+
+
+@pytest.mark.parametrize(
+    ("model_name", "path"), [("nomic-embed-text", ""), ("qwen3", ""), ("jina-reranker-v2", "/v1/rerank")]
+)
+def test_validating_auto_checks_the_method_it_picks(model, every_method, model_name, path):
+    model.validate_credentials(model_name, {"base_url": every_method.url + path})
+    assert every_method.requests_to("/api/embed") == every_method.requests_to("/api/chat") == []
+    assert bool(every_method.requests_to("/v1/rerank")) == bool(path)
+
+
+def test_validating_auto_with_a_model_ollama_lacks_lists_the_models_there(model, fake_ollama: FakeOllama):
+    with pytest.raises(CredentialsValidateFailedError, match=r"ollama pull bge-m3.*Models available on .*qwen3"):
+        model.validate_credentials("bge-m3", {"base_url": fake_ollama.url})
+
+
+@pytest.mark.parametrize(
+    ("method", "model_name", "advice"),
+    [
+        ("embedding_similarity", "qwen3", "Choose the rerank method 'Ollama model as judge' (or 'Auto')"),
+        ("llm_judge", "nomic-embed-text", "Choose the rerank method 'Ollama embedding similarity' (or 'Auto')"),
+    ],
+)
+def test_validation_advice_names_the_rerank_method_that_fits(model, fake_ollama, method, model_name, advice):
+    with pytest.raises(CredentialsValidateFailedError) as caught:
+        model.validate_credentials(model_name, creds(fake_ollama, method))
+    assert advice in str(caught.value)
+    assert "Add it as" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "invoke_error"),
+    [
+        (Scenario.json({"message": "slow down"}, status=429), InvokeRateLimitError),
+        (Scenario.json({"detail": "CUDA out of memory"}, status=500), InvokeServerUnavailableError),
+        (Scenario.json({"detail": "bad model"}, status=400), InvokeBadRequestError),
+        (Scenario.json({"results": [{"index": 9, "score": 1.0}]}), InvokeServerUnavailableError),
+        (Scenario.text("not json"), InvokeServerUnavailableError),
+    ],
+)
+def test_rerank_service_failures_reach_dify_by_their_kind(model, fake_ollama: FakeOllama, scenario, invoke_error):
+    fake_ollama.set_route("POST", "/v1/rerank", scenario)
+    with pytest.raises(invoke_error, match=f"{fake_ollama.url}/v1/rerank"):
+        model.invoke("bge-reranker", {"base_url": fake_ollama.url + "/v1/rerank"}, QUERY, DOCS, 0.0, 0)
+
+
+def test_a_rerank_service_that_refuses_connections_is_a_connection_error(model, closed_port_url: str):
+    with pytest.raises(InvokeConnectionError, match=f"rerank service at {closed_port_url}/rerank"):
+        model.invoke("bge-reranker", {"base_url": closed_port_url + "/rerank"}, QUERY, DOCS, 0.0, 0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from models.rerank.service_url import resolve_service_endpoint
 from models.rerank.settings import (
     DEFAULT_JUDGE_INSTRUCTION,
+    DEFAULT_METHOD,
     CompatibleSettings,
     EmbeddingSettings,
     JudgePrompt,
@@ -16,15 +16,32 @@ from models.rerank.settings import (
     embedding_settings,
     judge_settings,
     rerank_method,
+    shared_fields_only,
 )
 from ollama_client import OllamaConfigError
+from rerank_client import resolve_service_endpoint
 
 
-def test_the_method_defaults_to_embedding_similarity_and_unknown_ones_list_the_choices():
-    assert rerank_method({}) is RerankMethod.EMBEDDING_SIMILARITY
+def test_the_method_defaults_to_auto_and_unknown_ones_list_the_choices():
+    assert rerank_method({}) is RerankMethod.AUTO
+    assert rerank_method({"rerank_method": " "}) is RerankMethod.AUTO
     assert rerank_method({"rerank_method": "llm_judge"}) is RerankMethod.LLM_JUDGE
-    with pytest.raises(OllamaConfigError, match="'Compatible rerank service', 'Ollama embedding similarity'"):
+    with pytest.raises(OllamaConfigError, match="'Auto', 'Compatible rerank service', 'Ollama embedding similarity'"):
         rerank_method({"rerank_method": "api_rerank"})
+
+
+def test_under_auto_only_the_shared_fields_are_read_so_hidden_values_cannot_block():
+    credentials = {
+        "base_url": "http://h:11434",
+        "api_key": "k",
+        "timeout": "30",
+        "rerank_judge_concurrency": "100",
+        "rerank_service_batch_size": "zero",
+    }
+    shared = shared_fields_only(credentials)
+    assert shared == {"base_url": "http://h:11434", "api_key": "k", "timeout": "30"}
+    assert judge_settings(shared).concurrency == 4
+    assert compatible_settings(shared).batch_size is None
 
 
 def test_compatible_settings_use_the_shared_fields():
@@ -75,3 +92,15 @@ def test_fields_of_other_methods_are_never_read():
     # Dify keeps values of fields the form hides; a stale one must not block the chosen method.
     credentials = {"base_url": "http://h:11434", "rerank_judge_concurrency": "many", "rerank_service_batch_size": "x"}
     assert embedding_settings(credentials).batch_size == 32
+
+
+def test_the_form_offers_every_method_in_every_language_and_defaults_to_auto(repo_root):
+    import yaml
+
+    provider = yaml.safe_load((repo_root / "provider" / "ollama.yaml").read_text(encoding="utf-8"))
+    fields = provider["model_credential_schema"]["credential_form_schemas"]
+    field = next(field for field in fields if field["variable"] == "rerank_method")
+    assert field["default"] == DEFAULT_METHOD == RerankMethod.AUTO
+    assert [option["value"] for option in field["options"]] == [method.value for method in RerankMethod]
+    for option in field["options"]:
+        assert set(option["label"]) >= {"en_US", "zh_Hans", "ja_JP", "pt_BR"}

@@ -177,14 +177,16 @@ def test_happy_path_shows_models_thinking_tool_round_trip_embeddings_and_rerank(
     assert "3 vectors of 768 dimensions, 21 tokens" in embedding
 
     rerank = section(out, "Rerank")
-    assert "method: Ollama embedding similarity (picked: an embedding model exists" in rerank
+    assert "method: Auto (the default; choose another with --rerank-method)" in rerank
+    chosen = "Auto chose: Ollama embedding similarity ('nomic-embed-text:latest' has the 'embedding' capability)"
+    assert chosen in rerank
     ranked = [line.split("  ", 2)[2] for line in rerank.splitlines() if line.startswith("  ") and ". 0." in line]
     assert ranked == [
         "Paris is the capital and largest city of France.  (document #1)",
         "France is a country in Western Europe.  (document #2)",
         "Bananas are rich in potassium.  (document #0)",
     ]
-    assert out.rstrip().endswith("Summary: 4 passed, 0 failed, 0 skipped")
+    assert out.rstrip().endswith("Summary: 4 passed, 0 failed, 2 skipped")  # no audio model: both audio steps
     assert "\x1b[" not in out  # not a terminal: no colour codes
 
 
@@ -244,7 +246,7 @@ def test_a_missing_model_fails_its_step_in_one_line_and_the_others_run(
     assert "tool result  6912" in section(out, "Tool call round trip")
     assert "ok    3 vectors of 768 dimensions" in section(out, "Text embedding")
     assert "ok    3 of 3 documents ranked" in section(out, "Rerank")
-    assert "Summary: 3 passed, 1 failed, 0 skipped" in out
+    assert "Summary: 3 passed, 1 failed, 2 skipped" in out
 
 
 def test_an_error_in_the_middle_of_a_stream_ends_the_step_after_the_partial_answer(
@@ -281,11 +283,11 @@ def test_without_an_embedding_model_embedding_is_skipped_and_rerank_uses_a_judge
     assert code == 0
     assert "skip  no embedding model on this server; pull one, e.g. `ollama pull nomic-embed-text`" in out
     rerank = section(out, "Rerank")
-    assert "method: Ollama model as judge (picked: no embedding model on this server" in rerank
+    assert "Auto chose: Ollama model as judge ('llama3.2:latest' is a chat model" in rerank
     assert "model: llama3.2:latest" in rerank
     first_ranked = next(line for line in rerank.splitlines() if line.startswith("  1. "))
     assert "Paris is the capital and largest city of France." in first_ranked
-    assert "Summary: 3 passed, 0 failed, 1 skipped" in out
+    assert "Summary: 3 passed, 0 failed, 3 skipped" in out
 
 
 def test_an_empty_server_skips_every_step_with_what_to_pull(
@@ -297,7 +299,7 @@ def test_an_empty_server_skips_every_step_with_what_to_pull(
 
     assert code == 0
     assert "note  no models pulled yet" in out
-    assert out.count("  skip  ") == 4
+    assert out.count("  skip  ") == 6
     assert "ollama pull qwen3" in section(out, "Chat")
     assert fake_ollama.requests_to("/api/chat") == []
 
@@ -388,3 +390,116 @@ def test_thinking_markers_split_across_chunks_are_still_recognised() -> None:
     assert split(["No thinking here, ", "just <think> in the text."]) == [
         ("answer", "No thinking here, just <think> in the text.")
     ]
+
+
+def plain_answer(model: str) -> Scenario:
+    return Scenario.ndjson(
+        [chat_chunk(model, "It is 6912."), chat_chunk(model, done=True, prompt_eval_count=150, eval_count=6)]
+    )
+
+
+def test_a_tool_step_without_a_tool_call_fails_with_advice(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_ollama.enqueue("POST", "/api/chat", Scenario.from_fixture("llm_thinking_answer.ndjson"), plain_answer("qwen3"))
+    fake_ollama.set_route("POST", "/api/embed", keyword_embed_768)
+
+    code, out = run_main(capsys, "--base-url", fake_ollama.url, "--tool-model", "qwen3")
+
+    assert code == 1
+    tools = section(out, "Tool call round trip")
+    [failure] = [line for line in tools.splitlines() if line.startswith("  FAIL")]
+    assert "'qwen3' answered without calling the add tool" in failure
+    assert "'tools' capability" in failure and "--tool-model" in failure
+    assert "--tool-no-think" in failure and "Thinking parameter off" in failure
+    assert "tool call(s) executed" not in tools
+    assert "Summary: 3 passed, 1 failed, 2 skipped" in out
+
+
+def test_tool_no_think_turns_thinking_off_in_the_tool_step(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_ollama.enqueue(
+        "POST", "/api/chat", Scenario.from_fixture("llm_thinking_answer.ndjson"), *tool_call_then_answer("qwen3")
+    )
+    fake_ollama.set_route("POST", "/api/embed", keyword_embed_768)
+
+    code, out = run_main(capsys, "--base-url", fake_ollama.url, "--tool-model", "qwen3", "--tool-no-think")
+
+    assert code == 0, out
+    chat_request, *tool_requests = fake_ollama.requests_to("/api/chat")[:3]
+    assert "think" not in (chat_request.json or {}) or chat_request.json["think"] is not False
+    assert [request.json["think"] for request in tool_requests] == [False, False]
+
+
+# --- audio steps -----------------------------------------------------------------------------------------
+
+
+def test_without_an_audio_model_both_audio_steps_skip_with_what_to_pull(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script_every_step(fake_ollama)
+
+    code, out = run_main(capsys, "--base-url", fake_ollama.url)
+
+    assert code == 0, out
+    for title in ("Speech to text", "Audio in chat"):
+        [skipped] = [line for line in section(out, title).splitlines() if line.startswith("  skip")]
+        assert "no audio model on this server" in skipped
+        assert "`ollama pull gemma4:e4b` (audio input needs Ollama 0.20.0 or later)" in skipped
+    assert fake_ollama.audio_clips == []
+
+
+def audio_server(fake: FakeOllama) -> FakeOllama:
+    fake.version = "0.20.0"
+    fake.register_audio_model("gemma4:e4b")
+    script_every_step(fake)
+    return fake
+
+
+def test_speech_to_text_transcribes_the_sdks_sample_with_the_audio_model(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audio_server(fake_ollama)
+
+    code, out = run_main(capsys, "--base-url", fake_ollama.url)
+
+    speech = section(out, "Speech to text")
+    assert "model: gemma4:e4b (picked: first model with audio input)" in speech
+    assert "ok    validate_credentials: Dify would accept this model as Speech2text" in speech
+    assert "audio: audio.mp3 from dify_plugin (MP3, 218,880 bytes)" in speech
+    assert "--- transcript ---\n    mp3 clip of 10.94 seconds\n" in speech
+    assert "ok    transcribed in " in speech
+    assert fake_ollama.audio_clips[0].data == try_ollama.AUDIO_SAMPLE.read_bytes()
+    assert '{"event": "log"' not in out  # the adapter's log line for the daemon stays off the terminal
+    assert code in (0, 1) and "FAIL" not in speech
+
+
+def test_a_model_named_with_audio_model_that_cannot_hear_fails_the_step_in_one_line(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script_every_step(fake_ollama)
+
+    code, out = run_main(capsys, "--base-url", fake_ollama.url, "--audio-model", "llama3.2")
+
+    assert code == 1
+    [failure] = [line for line in section(out, "Speech to text").splitlines() if line.startswith("  FAIL")]
+    assert "CredentialsValidateFailedError" in failure and "'audio' capability" in failure
+    assert "gemma4:e4b" in failure
+
+
+def test_audio_in_chat_sends_the_sample_to_the_audio_model(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audio_server(fake_ollama)
+
+    _, out = run_main(capsys, "--base-url", fake_ollama.url)
+
+    chat = section(out, "Audio in chat")
+    assert "model: gemma4:e4b (picked: first model with audio input)" in chat
+    if "its schema has no audio feature" in chat:
+        pytest.skip("the LLM does not declare the audio feature yet (issue 12 part A)")
+    assert "you> Listen to this recording." in chat and "[+ audio.mp3]" in chat
+    assert lines_after(chat, "--- answer ---")[0].strip() == "mp3 clip of 10.94 seconds"
+    assert "FAIL" not in chat
+    assert fake_ollama.audio_clips[-1].data == try_ollama.AUDIO_SAMPLE.read_bytes()

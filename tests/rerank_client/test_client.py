@@ -1,20 +1,28 @@
-"""The compatible rerank service client against a loopback fake service (real HTTP), and its answer shapes."""
+"""The rerank-service client against a loopback fake service (real HTTP), and its answer shapes."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
-from models.rerank.compatible import CompatibleRerankClient, RerankResponseError, forget_endpoints, normalise_results
-from models.rerank.ranking import ScoredDocument
-from models.rerank.service_url import resolve_service_endpoint
-from ollama_client import (
-    OllamaAuthError,
-    OllamaBadRequestError,
-    OllamaConnectionError,
-    OllamaEndpointNotFoundError,
-    OllamaModelNotFoundError,
-    OllamaRateLimitError,
-    OllamaServerError,
+from rerank_client import (
+    RerankAuthError,
+    RerankConfigError,
+    RerankConnectionError,
+    RerankEndpointNotFoundError,
+    RerankModelNotFoundError,
+    RerankRateLimitError,
+    RerankRequestError,
+    RerankResponseError,
+    RerankServerError,
+    RerankServiceClient,
+    RerankTimeoutError,
+    ServiceScore,
+    forget_endpoints,
+    normalise_results,
+    resolve_service_endpoint,
 )
 from tests.fake_ollama import FakeOllama, Scenario
 from tests.rerank.fakes import DOCS, QUERY, jina_answer, jina_service, service_score, tei_answer, tei_service
@@ -30,11 +38,11 @@ def forget_discovered_endpoints():
     forget_endpoints()
 
 
-def client_for(url: str, api_key: str | None = None) -> CompatibleRerankClient:
-    return CompatibleRerankClient(resolve_service_endpoint(url), api_key, timeout=5)
+def client_for(url: str, api_key: str | None = None) -> RerankServiceClient:
+    return RerankServiceClient(resolve_service_endpoint(url), api_key, timeout=5)
 
 
-def as_dict(scored: list[ScoredDocument]) -> dict[int, float]:
+def as_dict(scored: list[ServiceScore]) -> dict[int, float]:
     return {doc.index: doc.score for doc in scored}
 
 
@@ -141,7 +149,7 @@ def test_documents_per_request_splits_and_keeps_original_indexes(fake_ollama: Fa
 
 
 def test_no_endpoint_at_either_path_names_both_urls_and_what_to_enter(fake_ollama: FakeOllama):
-    with pytest.raises(OllamaEndpointNotFoundError) as caught:
+    with pytest.raises(RerankEndpointNotFoundError) as caught:
         client_for(fake_ollama.url).rerank(MODEL, QUERY, DOCS)
     message = str(caught.value)
     assert f'{fake_ollama.url}/v1/rerank answered "404 page not found"' in message
@@ -156,22 +164,21 @@ def test_no_endpoint_at_either_path_names_both_urls_and_what_to_enter(fake_ollam
 @pytest.mark.parametrize(
     ("scenario", "error_class", "fragments"),
     [
-        (Scenario.json({"detail": "Unauthorized"}, status=401), OllamaAuthError, ['"Unauthorized"', "API key field"]),
+        (Scenario.json({"detail": "Unauthorized"}, status=401), RerankAuthError, ['"Unauthorized"', "API key field"]),
         (
             Scenario.json({"error": {"message": "The model `bge` does not exist.", "code": 404}}, status=404),
-            OllamaModelNotFoundError,
+            RerankModelNotFoundError,
             ["does not exist", "model name"],
         ),
         (
             Scenario.json(
                 {"error": "batch size 40 > maximum allowed batch size 32", "error_type": "Validation"}, status=422
             ),
-            OllamaBadRequestError,
+            RerankRequestError,
             ["batch size 40", "Documents per request"],
         ),
-        (Scenario.text("Payload Too Large", status=413), OllamaBadRequestError, ["Documents per request"]),
-        (Scenario.json({"message": "too many requests"}, status=429), OllamaRateLimitError, ["too many requests"]),
-        (Scenario.json({"detail": "CUDA out of memory"}, status=500), OllamaServerError, ["CUDA out of memory", "log"]),
+        (Scenario.json({"message": "too many requests"}, status=429), RerankRateLimitError, ["too many requests"]),
+        (Scenario.json({"detail": "CUDA out of memory"}, status=500), RerankServerError, ["CUDA out of memory", "log"]),
     ],
 )
 def test_http_errors_keep_their_kind_and_say_what_to_do(fake_ollama: FakeOllama, scenario, error_class, fragments):
@@ -192,7 +199,7 @@ def test_an_html_page_instead_of_json_is_reported_as_such(fake_ollama: FakeOllam
 
 
 def test_a_refused_connection_names_the_url_and_the_docker_pitfall(closed_port_url: str):
-    with pytest.raises(OllamaConnectionError) as caught:
+    with pytest.raises(RerankConnectionError) as caught:
         client_for(closed_port_url + "/rerank").rerank(MODEL, QUERY, DOCS)
     assert f"{closed_port_url}/rerank" in str(caught.value)
     assert "host.docker.internal" in str(caught.value)
@@ -201,3 +208,121 @@ def test_a_refused_connection_names_the_url_and_the_docker_pitfall(closed_port_u
 def test_no_documents_means_no_request(fake_ollama: FakeOllama):
     assert client_for(fake_ollama.url).rerank(MODEL, QUERY, []) == []
     assert fake_ollama.requests == []
+
+
+# --- behaviour chosen by status and shape, never by the text of an error ----------------------------------
+
+
+def test_a_422_that_is_json_is_the_services_own_verdict_and_is_not_resent(fake_ollama: FakeOllama):
+    verdict = {"detail": [{"msg": "missing field `texts`", "loc": ["body", "texts"]}]}
+    fake_ollama.set_route("POST", "/rerank", Scenario.json(verdict, status=422))
+    with pytest.raises(RerankRequestError, match="missing field `texts`"):
+        client_for(fake_ollama.url + "/rerank").rerank(MODEL, QUERY, DOCS)
+    assert len(fake_ollama.requests_to("/rerank")) == 1
+
+
+def test_a_422_in_plain_text_is_resent_in_teis_shape_whatever_it_says(fake_ollama: FakeOllama):
+    def axum_like(request):
+        if "texts" not in request.json:
+            return Scenario.text("Unprocessable Entity", status=422)
+        return Scenario.json(tei_answer(request.json["texts"]))
+
+    fake_ollama.set_route("POST", "/rerank", axum_like)
+    assert as_dict(client_for(fake_ollama.url + "/rerank").rerank(MODEL, QUERY, DOCS)) == EXPECTED
+    assert [sorted(r.json) for r in fake_ollama.requests_to("/rerank")][1] == ["query", "texts", "truncate"]
+
+
+def test_a_plain_text_404_is_a_missing_route_even_when_it_mentions_a_model(fake_ollama: FakeOllama):
+    fake_ollama.set_route("POST", "/v1/rerank", Scenario.text("no route for model requests here", status=404))
+    fake_ollama.set_route("POST", "/rerank", jina_service)
+    assert as_dict(client_for(fake_ollama.url).rerank(MODEL, QUERY, DOCS)) == EXPECTED
+
+
+def test_starlettes_bare_detail_404_is_a_missing_route(fake_ollama: FakeOllama):
+    fake_ollama.set_route("POST", "/v1/rerank", Scenario.json({"detail": "Not Found"}, status=404))
+    with pytest.raises(RerankEndpointNotFoundError, match='/v1/rerank answered "Not Found"'):
+        client_for(fake_ollama.url).rerank(MODEL, QUERY, DOCS)
+
+
+# --- limits and secrets -----------------------------------------------------------------------------------
+
+
+def test_an_answer_over_16_mib_is_refused_with_a_clear_error(fake_ollama: FakeOllama):
+    padding = "x" * (16 * 1024 * 1024)
+    fake_ollama.set_route("POST", "/rerank", Scenario.text(f'{{"results": [], "pad": "{padding}"}}'))
+    with pytest.raises(RerankResponseError, match="answered more than 16 MiB") as caught:
+        client_for(fake_ollama.url + "/rerank").rerank(MODEL, QUERY, DOCS)
+    assert f"{fake_ollama.url}/rerank" in str(caught.value)
+
+
+def test_an_error_body_is_read_only_up_to_64_kib(fake_ollama: FakeOllama):
+    fake_ollama.set_route("POST", "/rerank", Scenario.text("e" * (1024 * 1024), status=500))
+    with pytest.raises(RerankServerError) as caught:
+        client_for(fake_ollama.url + "/rerank").rerank(MODEL, QUERY, DOCS)
+    assert len(str(caught.value)) < 1000  # quoted, cut
+
+
+def test_a_key_the_service_echoes_never_appears_in_the_error(fake_ollama: FakeOllama):
+    key = "jina_0123456789abcdefSECRET"
+    fake_ollama.set_route(
+        "POST", "/rerank", lambda r: Scenario.json({"detail": f"bad token {r.header('authorization')}"}, status=401)
+    )
+    with pytest.raises(RerankAuthError) as caught:
+        client_for(fake_ollama.url + "/rerank", api_key=key).rerank(MODEL, QUERY, DOCS)
+    assert "Bearer ***" in str(caught.value)
+    assert "0123456789" not in str(caught.value)
+
+
+def test_a_413_halves_the_documents_per_request_until_they_fit_and_remembers_it(fake_ollama: FakeOllama):
+    def at_most_two(request):
+        texts = request.json.get("texts")
+        if texts is None:
+            return Scenario.text("Failed to deserialize the JSON body", status=422)
+        if len(texts) > 2:
+            return Scenario.json({"error": f"batch size {len(texts)} > maximum allowed batch size 2"}, status=413)
+        return Scenario.json(tei_answer(texts))
+
+    fake_ollama.set_route("POST", "/rerank", at_most_two)
+    url = fake_ollama.url + "/rerank"
+    assert as_dict(client_for(url).rerank(MODEL, QUERY, DOCS, top_n=1)) == EXPECTED
+    sizes = [len(request.json.get("texts") or request.json.get("documents")) for request in fake_ollama.requests]
+    assert sizes == [4, 4, 2, 2]  # the documents shape, TEI's shape, then halved
+
+    fake_ollama.clear_requests()
+    assert as_dict(client_for(url).rerank(MODEL, QUERY, DOCS)) == EXPECTED
+    assert [len(request.json["texts"]) for request in fake_ollama.requests] == [2, 2]
+
+
+def test_a_413_to_a_single_document_is_a_clear_error(fake_ollama: FakeOllama):
+    fake_ollama.set_route("POST", "/rerank", Scenario.text("Payload Too Large", status=413))
+    with pytest.raises(RerankRequestError, match="too large.*Documents per request"):
+        client_for(fake_ollama.url + "/rerank").rerank(MODEL, QUERY, DOCS)
+    assert [len(request.json["documents"]) for request in fake_ollama.requests] == [4, 2, 1]
+
+
+@pytest.mark.parametrize("api_key", ["jina_line\nbreak-SECRETPART", "jina_ключ-SECRETPART"])
+def test_a_key_that_cannot_be_sent_is_refused_before_any_request_without_quoting_it(fake_ollama, api_key):
+    with pytest.raises(RerankConfigError, match="cannot be sent in an HTTP header") as caught:
+        client_for(fake_ollama.url + "/rerank", api_key=api_key).rerank(MODEL, QUERY, DOCS)
+    assert "SECRETPART" not in str(caught.value)
+    assert fake_ollama.requests == []
+
+
+def test_a_service_that_trickles_its_answer_is_cut_off_at_the_timeout_in_total(fake_ollama: FakeOllama):
+    answer = json.dumps(jina_answer(DOCS))
+    parts = [answer[i : i + 8] for i in range(0, len(answer), 8)]
+    fake_ollama.set_route(
+        "POST", "/rerank", Scenario(parts=tuple(parts), part_delay=0.1, content_type="application/json")
+    )
+    client = RerankServiceClient(resolve_service_endpoint(fake_ollama.url + "/rerank"), None, timeout=1)
+    started = time.monotonic()
+    with pytest.raises(RerankTimeoutError, match=r"did not finish within 1 s in total.*Request timeout"):
+        client.rerank(MODEL, QUERY, DOCS)
+    assert time.monotonic() - started < 1.5  # each part came well within the 1 s read timeout
+
+
+def test_a_service_that_says_nothing_is_a_timeout_naming_the_url(fake_ollama: FakeOllama):
+    fake_ollama.set_route("POST", "/rerank", Scenario.json(jina_answer(DOCS), headers_delay=2))
+    client = RerankServiceClient(resolve_service_endpoint(fake_ollama.url + "/rerank"), None, timeout=0.5)
+    with pytest.raises(RerankTimeoutError, match=f"rerank service at {fake_ollama.url}/rerank .* within 0.5 s"):
+        client.rerank(MODEL, QUERY, DOCS)
