@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from ollama_client import DEFAULT_TIMEOUT_SECONDS, ClientConfig, Deadline, OllamaClient, OllamaConfigError
+from models.input_errors import UserInputError
+from models.settings_fields import NumberField
+from ollama_client import DEFAULT_TIMEOUT_SECONDS, ClientConfig, Deadline, OllamaClient
 
 # Field names in provider/ollama.yaml (model_credential_schema).
 BASE_URL = "base_url"
@@ -17,24 +18,15 @@ MIN_TIMEOUT_SECONDS = 1.0
 MAX_TIMEOUT_SECONDS = 3600.0
 
 
+# The form says 1–3600: less than a second cannot cover even a warm model's first token.
+TIMEOUT_FIELD = NumberField(
+    TIMEOUT, "Request timeout", MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS, "seconds", "600"
+)
+
+
 def parse_timeout(raw: Any) -> float:
-    """Seconds from the 'Request timeout' field; empty means the default."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return DEFAULT_TIMEOUT_SECONDS
-    try:
-        seconds = float(str(raw).strip())
-    except ValueError:
-        raise OllamaConfigError(
-            f"Request timeout '{raw}' is not a number of seconds; enter e.g. 600, or leave it empty for "
-            f"the default of {DEFAULT_TIMEOUT_SECONDS:g}."
-        ) from None
-    # The form says 1–3600: less than a second cannot cover even a warm model's first token.
-    if not math.isfinite(seconds) or not MIN_TIMEOUT_SECONDS <= seconds <= MAX_TIMEOUT_SECONDS:
-        raise OllamaConfigError(
-            f"Request timeout {raw} is out of range; enter a number of seconds between {MIN_TIMEOUT_SECONDS:g} "
-            f"and {MAX_TIMEOUT_SECONDS:g}."
-        )
-    return seconds
+    """Seconds from the 'Request timeout' field; empty means the default. Raises UserInputError."""
+    return TIMEOUT_FIELD.parse(raw)
 
 
 def client_config(credentials: Mapping[str, Any]) -> ClientConfig:
@@ -46,8 +38,9 @@ def client_config(credentials: Mapping[str, Any]) -> ClientConfig:
 
 
 def ollama_client(credentials: Mapping[str, Any], deadline: Deadline | None = None) -> OllamaClient:
-    """Client for the server these credentials name; raises OllamaConfigError for bad fields. With `deadline`
-    every call it makes must be over by then (one invoke's shared deadline), else each gets Request timeout."""
+    """Client for the server these credentials name; raises OllamaConfigError (Base URL, API key) or
+    UserInputError (Request timeout) for bad fields. With `deadline` every call it makes must be over by then
+    (one invoke's shared deadline), else each gets Request timeout."""
     return OllamaClient(client_config(credentials), deadline=deadline)
 
 
@@ -55,5 +48,5 @@ def invoke_deadline(credentials: Mapping[str, Any]) -> Deadline | None:
     """Request timeout seconds from now: the deadline of an invoke starting now (None for unusable fields)."""
     try:
         return Deadline.after(parse_timeout(credentials.get(TIMEOUT)))
-    except OllamaConfigError:
+    except UserInputError:
         return None

@@ -19,6 +19,7 @@ from dify_plugin.errors.model import (
     InvokeServerUnavailableError,
 )
 
+from models.input_errors import UserInputError
 from ollama_client import (
     OllamaAuthError,
     OllamaBadRequestError,
@@ -41,7 +42,8 @@ from rerank_client import (
 )
 
 # Order matters only where classes inherit from each other; the first match wins. A rerank service's
-# unusable 2xx answer (RerankResponseError) is the service's fault, not the user's input.
+# unusable 2xx answer (RerankResponseError) is the service's fault, not the user's input. Of all ValueErrors
+# only UserInputError is a bad request: a JSONDecodeError or a pydantic ValidationError is the plugin's fault.
 OLLAMA_TO_INVOKE: dict[type[InvokeError], list[type[Exception]]] = {
     InvokeConnectionError: [InvokeConnectionError, OllamaConnectionError, OllamaTimeoutError, RerankConnectionError],
     InvokeServerUnavailableError: [
@@ -59,6 +61,7 @@ OLLAMA_TO_INVOKE: dict[type[InvokeError], list[type[Exception]]] = {
         OllamaConfigError,
         RerankRequestError,
         RerankConfigError,
+        UserInputError,
     ],
 }
 
@@ -72,9 +75,6 @@ def to_invoke_error(error: BaseException) -> InvokeError:
             return invoke_class(str(error))
     if isinstance(error, OllamaError):
         return InvokeServerUnavailableError(str(error))
-    if isinstance(error, ValueError):
-        # Our own input checks raise ValueError with a message that says what to fix.
-        return InvokeBadRequestError(str(error))
     return InvokeError(f"Unexpected error in the Ollama plugin: {type(error).__name__}: {error}")
 
 

@@ -9,11 +9,38 @@ from typing import Any
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.connection import ollama_client
-from ollama_client import ModelInfo, OllamaClient, OllamaError, OllamaModelNotFoundError, get_model_info
+from models.input_errors import UserInputError
+from ollama_client import (
+    ModelInfo,
+    OllamaClient,
+    OllamaError,
+    OllamaModelNotFoundError,
+    OllamaUnsupportedFeatureError,
+    get_model_info,
+)
 
 # Capability Ollama reports -> what a Dify user should add the model as.
 _KIND_BY_CAPABILITY = {"completion": "LLM", "embedding": "Text Embedding"}
 _MAX_LISTED_MODELS = 20
+
+
+def listed_capabilities(info: ModelInfo) -> str:
+    """The capabilities Ollama reports for the model, for a message: "completion, tools", or "none"."""
+    return ", ".join(sorted(info.capabilities or ())) or "none"
+
+
+def require_capability(client: OllamaClient, model: str, capability: str, *, lacking: str, fix: str) -> ModelInfo:
+    """The model's (cached) info; raises OllamaUnsupportedFeatureError when Ollama says it lacks `capability`.
+
+    The message reads "Model '<model>' on <url> <lacking> (it has: …). <fix>".
+    """
+    info = get_model_info(client, model)
+    if info.has(capability) is False:
+        raise OllamaUnsupportedFeatureError(
+            f"Model '{model}' on {client.config.base_url} {lacking} (it has: {listed_capabilities(info)}). {fix}",
+            model=model,
+        )
+    return info
 
 
 def available_models(client: OllamaClient) -> list[str]:
@@ -53,16 +80,15 @@ def check_model(
         info = get_model_info(client, model, max_age=0)
     except OllamaModelNotFoundError as error:
         raise CredentialsValidateFailedError(_not_pulled_message(error, client, model)) from error
-    except OllamaError as error:
+    except (OllamaError, UserInputError) as error:
         raise CredentialsValidateFailedError(str(error)) from error
     if advice is not None and info.has(needs) is not True:
         raise CredentialsValidateFailedError(advice(client, info))
     if info.has(needs) is False:
-        have = sorted(info.capabilities or ())
-        kinds = [kind for cap, kind in _KIND_BY_CAPABILITY.items() if cap in have]
+        kinds = [kind for cap, kind in _KIND_BY_CAPABILITY.items() if cap in (info.capabilities or ())]
         suggestion = f" Add it as {' or '.join(kinds)} instead." if kinds else ""
         raise CredentialsValidateFailedError(
             f"Model '{model}' on {client.config.base_url} does not have the '{needs}' capability "
-            f"(it has: {', '.join(have) or 'none'}).{suggestion}"
+            f"(it has: {listed_capabilities(info)}).{suggestion}"
         )
     return info

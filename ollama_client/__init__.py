@@ -25,6 +25,7 @@ from ollama_client.errors import (
     OllamaServerError,
     OllamaStreamError,
     OllamaTimeoutError,
+    OllamaTLSError,
     OllamaUnsupportedFeatureError,
 )
 from ollama_client.ndjson import NDJSONStreamReader, iter_ndjson
@@ -52,6 +53,7 @@ __all__ = [
     "OllamaServerBusyError",
     "OllamaServerError",
     "OllamaStreamError",
+    "OllamaTLSError",
     "OllamaTimeoutError",
     "OllamaUnsupportedFeatureError",
     "RetryPolicy",

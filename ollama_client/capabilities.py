@@ -19,6 +19,7 @@ from typing import Any
 from ollama_client.client import OllamaClient
 from ollama_client.errors import OllamaError
 from ollama_client.redaction import secret_digest
+from ollama_client.wire import finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +50,8 @@ class ModelInfo:
 
 
 def _positive_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float) and value > 0:
-        return int(value)
-    return None
+    number = finite_number(value)  # GGUF metadata is an integer; a float is taken whole, a bool or inf never
+    return int(number) if number is not None and number >= 1 else None
 
 
 def parse_show(model: str, show: Mapping[str, Any]) -> ModelInfo:

@@ -15,7 +15,15 @@ module plugs into httpcore's network-backend interface instead:
 Whenever the fast path does not apply (a 1xx or error answer, a body that is not chunked, a proxy or a
 mocked transport), h11 simply reads the held bytes next and the body is read the normal way. Failures
 are raised as the httpx exceptions h11 would have caused (ReadTimeout, ReadError, RemoteProtocolError
-with h11's wording), so callers handle both paths alike.
+with h11's wording), so callers handle both paths alike: client.py feeds either source's bytes to the same
+NDJSON reader and error mapping.
+
+Why not public httpx API only: the per-chunk work this skips is h11's, behind every public reading method
+(`iter_raw` included), and only a socket read shows which chunks arrived together (burst merging). Without
+it the plugin spends ~5x the CPU per chunk in bursts and ~1.7x on a paced stream (bench/README.md). The
+price is reliance on httpcore internals, kept safe: requirements.txt pins the tested range
+(TESTED_HTTPCORE), pool.py logs one warning when the reader cannot be installed, and
+tests/ollama_client/test_chunked.py fails when the installed versions no longer take it.
 """
 
 from __future__ import annotations
@@ -34,6 +42,10 @@ import httpx
 if TYPE_CHECKING:  # httpx imports httpcore only when a client is built; so does this module (start-up time)
     import httpcore
 
+# The versions whose internals install_chunked_reader() relies on (the pool's `_network_backend`, the
+# `network_stream` response extension, h11 reading through the stream): requirements.txt pins the same range,
+# and tests/ollama_client/test_chunked.py fails if the reader cannot be installed on what is installed.
+TESTED_HTTPCORE = ">=1.0.9,<1.1"
 READ_SIZE = 64 * 1024  # what httpcore reads at a time
 _HEAD_END = b"\r\n\r\n"
 # h11's chunk header: 1-20 hex digits, an optional extension, optional trailing whitespace, CRLF.

@@ -1,4 +1,5 @@
-"""HTTP transport to one Ollama server: auth, timeouts, deadlines, body limits, retries, typed errors.
+"""Ollama's endpoints as typed methods (chat, generate, embed, show, tags, version; shapes in wire.py) over one
+HTTP transport: auth, timeouts, deadlines, body limits, retries, typed errors (wording in transport_errors.py).
 
 Connections come from the shared per-server pools of pool.py; the API key and the timeout travel with each
 request. Every call has a Deadline (deadline.py): by default `timeout` seconds from its start, shorter for
@@ -11,105 +12,82 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
+import pydantic_core
 
-from ollama_client.base_url import normalise_base_url
 from ollama_client.chunked import (
     ChunkedBody,
     close_response,
     expect_chunked_body,
     take_chunked_body,
 )
-from ollama_client.connect_advice import ConnectFailure, connect_error, connection_advice
+from ollama_client.config import DEFAULT_TIMEOUT_SECONDS, ClientConfig, RetryPolicy
 from ollama_client.deadline import METADATA_SECONDS, Deadline
 from ollama_client.errors import (
-    OllamaConfigError,
     OllamaConnectionError,
     OllamaError,
-    OllamaResponseTooLargeError,
     OllamaServerBusyError,
     OllamaTimeoutError,
-    OllamaTLSError,
     describe_body,
     error_from_response,
+    ollama_at,
 )
 from ollama_client.ndjson import NDJSONStreamReader
-from ollama_client.pool import (
-    MAX_CONNECT_TIMEOUT_SECONDS,
-    auth_headers,
-    close_pooled_clients,
-    leased_http_client,
-    request_timeout,
+from ollama_client.pool import auth_headers, close_pooled_clients, leased_http_client, request_timeout
+from ollama_client.redaction import redact_bytes, redact_error
+from ollama_client.transport_errors import (
+    RAISE_TIMEOUT,
+    broken_mid_answer,
+    broken_while_reading,
+    over_deadline,
+    send_failure,
+    too_large,
+    went_silent,
 )
-from ollama_client.redaction import redact_bytes, redact_error, secret_digest
+from ollama_client.wire import (
+    ChatChunk,
+    ChatRequest,
+    EmbedRequest,
+    EmbedResponse,
+    GenerateChunk,
+    GenerateRequest,
+    ShowResponse,
+    TagsEntry,
+)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_SECONDS = 600.0
 MAX_ERROR_BODY_BYTES = 64 * 1024
 # Whole (non-streamed) answers are read into memory, so each is capped. Ollama's own answers stay far below:
 # /api/show is tens of kB (a long license), /api/embed about 21 MiB for 256 texts of 4,096 dimensions.
 MAX_BODY_BYTES = 8 * 1024 * 1024
-MAX_BODY_BYTES_BY_PATH = {"/api/embed": 32 * 1024 * 1024, "/api/version": 1024 * 1024}
-_METADATA_PATHS = frozenset({"/api/show", "/api/version", "/api/tags"})
+CHAT_PATH = "/api/chat"
+GENERATE_PATH = "/api/generate"
+EMBED_PATH = "/api/embed"
+SHOW_PATH = "/api/show"
+TAGS_PATH = "/api/tags"
+VERSION_PATH = "/api/version"
+ENDPOINT_PATHS = {
+    "chat": CHAT_PATH,
+    "generate": GENERATE_PATH,
+    "embed": EMBED_PATH,
+    "show": SHOW_PATH,
+    "tags": TAGS_PATH,
+    "version": VERSION_PATH,
+}
+MAX_BODY_BYTES_BY_PATH = {EMBED_PATH: 32 * 1024 * 1024, VERSION_PATH: 1024 * 1024}
+_METADATA_PATHS = frozenset({SHOW_PATH, VERSION_PATH, TAGS_PATH})
 
-__all__ = ["ClientConfig", "OllamaClient", "RetryPolicy", "close_pooled_clients"]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 3  # the first try plus two retries
-    backoff_seconds: float = 0.5  # doubled after each retry
-    max_retry_after_seconds: float = 5.0
-
-    def delay(self, retry_number: int, retry_after: str | None = None) -> float:
-        if retry_after:
-            try:
-                seconds = float(retry_after)
-            except ValueError:
-                seconds = math.nan  # an HTTP date or garbage: the usual back-off
-            if math.isfinite(seconds) and seconds >= 0:  # "nan" or "-1" would make time.sleep() raise
-                return min(seconds, self.max_retry_after_seconds)
-        return self.backoff_seconds * (2**retry_number)
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "ClientConfig", "OllamaClient", "RetryPolicy", "close_pooled_clients"]
 
 
 # What a client without its own policy uses, looked up at each client's creation: tests replace it with a
 # policy that does not wait (the `instant_retries` fixture) instead of sleeping through real back-offs.
 DEFAULT_RETRY_POLICY = RetryPolicy()
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    base_url: str
-    api_key: str | None = field(default=None, repr=False)
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
-
-    def __post_init__(self) -> None:
-        # httpx would otherwise fail with an error quoting the whole header, key included (line breaks), or with
-        # a bare UnicodeEncodeError (non-ASCII letters).
-        if self.api_key and not all(" " <= char <= "~" for char in self.api_key):
-            raise OllamaConfigError(
-                "The API key contains a line break, control character or non-ASCII character, which cannot be "
-                "sent in an HTTP header. Paste the key again without extra characters."
-            )
-
-    @classmethod
-    def create(cls, base_url: str | None, api_key: str | None = None, timeout: float | None = None) -> ClientConfig:
-        return cls(
-            base_url=normalise_base_url(base_url),
-            api_key=(api_key or "").strip() or None,
-            timeout=float(timeout) if timeout else DEFAULT_TIMEOUT_SECONDS,
-        )
-
-    def credentials_key(self) -> tuple[str, str, float]:
-        """(Base URL, digest of the key, timeout): these credentials in a cache key, without the secret."""
-        return (self.base_url, secret_digest(self.api_key), self.timeout)
 
 
 class OllamaClient:
@@ -124,7 +102,53 @@ class OllamaClient:
         self.retry = retry or DEFAULT_RETRY_POLICY
         self.deadline = deadline
 
-    # -- public API -------------------------------------------------------------------
+    # -- Ollama's endpoints, typed (wire.py) ---------------------------------------------
+    # The streamed ones yield lists of chunks: all those one network read completed (many when the reader fell
+    # behind the server, usually one), each list as soon as its read returns. Values in the chunks are the
+    # server's, unchecked: read numbers with wire.py's readers.
+
+    def chat(self, request: ChatRequest) -> Iterator[list[ChatChunk]]:
+        """POST /api/chat, streamed, ending after the `done` chunk; raises OllamaError, also mid-stream."""
+        body = cast(dict[str, Any], {**request, "stream": True})
+        return cast(Iterator[list[ChatChunk]], self.stream_batches(CHAT_PATH, body, model=request.get("model")))
+
+    def generate(self, request: GenerateRequest) -> Iterator[list[GenerateChunk]]:
+        """POST /api/generate, streamed, like `chat`."""
+        body = cast(dict[str, Any], {**request, "stream": True})
+        return cast(Iterator[list[GenerateChunk]], self.stream_batches(GENERATE_PATH, body, model=request.get("model")))
+
+    def chat_answer(self, request: ChatRequest) -> ChatChunk:
+        """POST /api/chat, not streamed: the whole answer as one object (for short answers only)."""
+        body = cast(dict[str, Any], {**request, "stream": False})
+        return cast(ChatChunk, self.post_json(CHAT_PATH, body, model=request.get("model")))
+
+    def generate_answer(self, request: GenerateRequest) -> GenerateChunk:
+        """POST /api/generate, not streamed, like `chat_answer`."""
+        body = cast(dict[str, Any], {**request, "stream": False})
+        return cast(GenerateChunk, self.post_json(GENERATE_PATH, body, model=request.get("model")))
+
+    def embed(self, request: EmbedRequest) -> EmbedResponse:
+        """POST /api/embed: one request, as sent (batching and checks: embed.py)."""
+        body = cast(dict[str, Any], request)
+        # pydantic_core's parser reads the vectors' floats 2-3x faster than json.loads, bit for bit the same.
+        answer = self.post_json(EMBED_PATH, body, model=request.get("model"), decode=pydantic_core.from_json)
+        return cast(EmbedResponse, answer)
+
+    def show(self, model: str) -> ShowResponse:
+        return cast(ShowResponse, self.post_json(SHOW_PATH, {"model": model}, model=model))
+
+    def tags(self) -> list[TagsEntry]:
+        models = self.get_json(TAGS_PATH).get("models") or []
+        return [m for m in models if isinstance(m, dict)]
+
+    def version(self) -> str:
+        return str(self.get_json(VERSION_PATH).get("version", ""))
+
+    def endpoint_url(self, endpoint: str) -> str:
+        """The full URL of a typed method's endpoint ("chat", "generate", "embed", …), for messages."""
+        return self._url(ENDPOINT_PATHS[endpoint])
+
+    # -- any path (the typed methods above are built on these) ----------------------------
 
     def get_json(self, path: str, *, model: str | None = None) -> dict[str, Any]:
         return self._request_json("GET", path, None, model)
@@ -174,12 +198,13 @@ class OllamaClient:
     def _read_stream(
         self, response: httpx.Response, url: str, model: str | None, deadline: Deadline
     ) -> Iterator[list[dict[str, Any]]]:
-        reader = NDJSONStreamReader(source=f"Ollama at {url}" + (f" (model '{model}')" if model else ""))
+        reader = NDJSONStreamReader(source=ollama_at(url, model))
         chunked_body: ChunkedBody | None = None
         try:
             try:
                 # Ollama's chunked body read a socket read at a time (see chunked.py); httpx's own reading
-                # wherever that does not apply (proxies, other encodings, mocked transports).
+                # wherever that does not apply: bodies that are not plain chunked (a proxy's Content-Length or
+                # gzip) and transports without a socket (respx in tests). Everything after the bytes is shared.
                 chunked_body = take_chunked_body(response, deadline.at)
                 feed = reader.feed_batch
                 source = chunked_body if chunked_body is not None else _until(deadline, response.iter_bytes())
@@ -197,38 +222,21 @@ class OllamaClient:
                     logger.warning("Ollama at %s: ignoring a broken end of a complete answer (%s)", url, exc)
                     return
                 if isinstance(exc, httpx.TimeoutException):
-                    if deadline.remaining() < 0.05:
-                        what = "it went silent or sent too slowly; the answer is incomplete"
-                        raise self._over_deadline(url, model, what) from exc
-                    raise OllamaTimeoutError(
-                        f"Ollama at {url} (model '{model}') sent nothing for {self.config.timeout:g} s in the middle "
-                        "of its answer. Raise 'Request timeout' in the model settings if the server is just slow.",
-                        url=url,
-                        model=model,
+                    raise self._timed_out(
+                        url,
+                        model,
+                        deadline,
+                        "it went silent or sent too slowly; the answer is incomplete",
+                        f"sent nothing for {self.config.timeout:g} s in the middle of its answer",
+                        f"{RAISE_TIMEOUT} if the server is just slow.",
                     ) from exc
-                raise OllamaConnectionError(
-                    f"The connection to Ollama at {url} (model '{model}') broke in the middle of the answer "
-                    f"({type(exc).__name__}: {exc or 'closed'}); the answer is incomplete. Check that the server "
-                    "did not restart or run out of memory.",
-                    url=url,
-                    model=model,
-                ) from exc
+                raise broken_mid_answer(exc, url, model) from exc
         except OllamaError as exc:
             exc.url, exc.model = url, model
             self._redacted(exc)
             raise
         finally:
             close_response(response, chunked_body)
-
-    def version(self) -> str:
-        return str(self.get_json("/api/version").get("version", ""))
-
-    def show(self, model: str) -> dict[str, Any]:
-        return self.post_json("/api/show", {"model": model}, model=model)
-
-    def tags(self) -> list[dict[str, Any]]:
-        models = self.get_json("/api/tags").get("models") or []
-        return [m for m in models if isinstance(m, dict)]
 
     # -- internals --------------------------------------------------------------------
 
@@ -240,18 +248,16 @@ class OllamaClient:
         return deadline.sooner(METADATA_SECONDS) if path in _METADATA_PATHS else deadline
 
     def _over_deadline(self, url: str, model: str | None, what: str) -> OllamaTimeoutError:
-        if self.config.timeout <= METADATA_SECONDS or not url.endswith(tuple(_METADATA_PATHS)):
-            limit = f"the Request timeout of {self.config.timeout:g} s, the longest one call may take"
-            fix = "Raise 'Request timeout' in the model settings if answers legitimately take longer."
-        else:
-            limit = f"{METADATA_SECONDS:g} s, the longest a model or version lookup may take"
-            fix = "A working Ollama answers this at once: check that the server is not hung or overloaded."
-        return OllamaTimeoutError(
-            f"Ollama at {url}" + (f" (model '{model}')" if model else "") + f" did not finish within {limit} "
-            f"({what}). {fix}",
-            url=url,
-            model=model,
-        )
+        metadata = url.endswith(tuple(_METADATA_PATHS))
+        return over_deadline(url, model, self.config.timeout, what, metadata=metadata)
+
+    def _timed_out(
+        self, url: str, model: str | None, deadline: Deadline, late: str, silent: str, fix: str
+    ) -> OllamaTimeoutError:
+        """A read timeout: the call's deadline passed (`late` says how), or the server was `silent` too long."""
+        if deadline.remaining() < 0.05:
+            return self._over_deadline(url, model, late)
+        return went_silent(url, model, silent, fix)
 
     def _request_json(
         self,
@@ -285,47 +291,21 @@ class OllamaClient:
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
-                raise self._too_large(url, model, limit)
+                raise too_large(url, model, limit)
             collected = bytearray()
             for data in _until(deadline, response.iter_bytes()):
                 collected += data
                 if len(collected) > limit:
-                    raise self._too_large(url, model, limit)
+                    raise too_large(url, model, limit)
             return bytes(collected)
         except httpx.TimeoutException as exc:
-            if deadline.remaining() < 0.05:
-                raise self._redacted(self._over_deadline(url, model, "it went silent or sent too slowly")) from exc
-            raise self._redacted(
-                OllamaTimeoutError(
-                    f"Ollama at {url}" + (f" (model '{model}')" if model else "") + " did not finish answering "
-                    f"within {self.config.timeout:g} s. Raise 'Request timeout' in the model settings.",
-                    url=url,
-                    model=model,
-                )
-            ) from exc
+            silent = f"did not finish answering within {self.config.timeout:g} s"
+            late = "it went silent or sent too slowly"
+            raise self._redacted(self._timed_out(url, model, deadline, late, silent, f"{RAISE_TIMEOUT}.")) from exc
         except httpx.TransportError as exc:
-            raise self._redacted(
-                OllamaConnectionError(
-                    f"The connection to Ollama at {url} broke while reading its answer ({type(exc).__name__}).",
-                    url=url,
-                    model=model,
-                )
-            ) from exc
+            raise self._redacted(broken_while_reading(exc, url, model)) from exc
         finally:
             response.close()
-
-    @staticmethod
-    def _too_large(url: str, model: str | None, limit: int) -> OllamaResponseTooLargeError:
-        fix = "check that the Base URL points at Ollama itself, not at another server or a proxy that adds to it"
-        if url.endswith("/api/embed"):
-            fix = "lower the embedding 'Batch size' (or the dimensions) so each answer is smaller, or " + fix
-        return OllamaResponseTooLargeError(
-            f"Ollama at {url}" + (f" (model '{model}')" if model else "") + f" answered more than "
-            f"{limit // (1024 * 1024)} MiB, the most this plugin reads for one such answer; nothing was used. "
-            f"To fix it, {fix}.",
-            url=url,
-            model=model,
-        )
 
     def _send(
         self,
@@ -358,54 +338,18 @@ class OllamaClient:
                     what = "the time ran out before this request could be sent, e.g. in the model lookup before it"
                     raise self._redacted(self._over_deadline(url, model, what))
                 break
+            timeout = request_timeout(self.config.timeout, remaining)
             try:
-                timeout = request_timeout(self.config.timeout, remaining)
                 request = http.build_request(method, url, json=body, headers=headers, timeout=timeout)
                 response = http.send(request, stream=True)
-            except httpx.ConnectTimeout:
-                last_error = OllamaTimeoutError(
-                    f"Could not connect to Ollama at {url} within "
-                    f"{_seconds(timeout.connect or MAX_CONNECT_TIMEOUT_SECONDS)} s. "
-                    f"{connection_advice(url, ConnectFailure.TIMEOUT)}",
-                    url=url,
-                    model=model,
-                )
-                continue
-            except httpx.ConnectError as exc:
-                last_error = connect_error(exc, url, model)
-                if isinstance(last_error, OllamaTLSError):  # https:// to plain HTTP, untrusted certificate
-                    raise self._redacted(last_error) from exc
-                continue
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                # The server closed or reset the connection before any response byte (e.g. a stale
-                # pooled connection or a server restarting): nothing was streamed, safe to retry.
-                last_error = OllamaConnectionError(
-                    f"Ollama at {url} closed the connection without answering ({type(exc).__name__}: "
-                    f"{exc or 'closed'}). Check that the server is running and not restarting or out of memory.",
-                    url=url,
-                    model=model,
-                )
-                continue
-            except httpx.TimeoutException as exc:
-                if path in _METADATA_PATHS and (timeout.read or 0) < self.config.timeout:
-                    raise self._redacted(
-                        self._over_deadline(url, model, "it accepted the connection but did not answer")
-                    ) from exc
-                raise self._redacted(
-                    OllamaTimeoutError(
-                        f"Ollama at {url}" + (f" (model '{model}')" if model else "") + " did not start answering "
-                        f"within {self.config.timeout:g} s (a large model may still be loading). Raise "
-                        "'Request timeout' in the model settings, or keep the model loaded with keep_alive.",
-                        url=url,
-                        model=model,
-                    )
-                ) from exc
             except httpx.TransportError as exc:
-                raise self._redacted(
-                    OllamaConnectionError(
-                        f"Request to Ollama at {url} failed: {type(exc).__name__}: {exc}", url=url, model=model
-                    )
-                ) from exc
+                failure, retry = send_failure(
+                    exc, url, model, self.config.timeout, timeout, metadata=path in _METADATA_PATHS
+                )
+                if not retry:
+                    raise self._redacted(failure) from exc
+                last_error = failure
+                continue
 
             if response.status_code < 300:
                 return response
@@ -460,10 +404,6 @@ class OllamaClient:
     def _redacted(self, error: OllamaError) -> OllamaError:
         """Make sure no part of the API key travels inside an error message or the exceptions behind it."""
         return redact_error(error, self.config.api_key)
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g}" if value >= 1 else f"{value:.2g}"
 
 
 def _until(deadline: Deadline, chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -13,8 +13,19 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from ollama_client.base_url import OLLAMA_DEFAULT_PORT
-from ollama_client.errors import DOCKER_HINT, OllamaConnectionError, OllamaTLSError
+from ollama_client.errors import OllamaConnectionError, OllamaTLSError
 
+
+def docker_localhost_hint(use: str, listen: str) -> str:
+    """Why 'localhost' fails from Dify's container: `use` names the address to enter, `listen` how the server
+    must listen (Ollama's wording here; the rerank-service client words it for any service)."""
+    return f"If Dify runs in Docker, 'localhost' is the Dify container itself: use {use}, and {listen}."
+
+
+DOCKER_HINT = docker_localhost_hint(
+    "http://host.docker.internal:11434 or the LAN IP of the machine running Ollama",
+    "start Ollama with OLLAMA_HOST=0.0.0.0 so it listens on all interfaces",
+)
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 _DOCKER_HOST_NAME = "host.docker.internal"
 # OpenSSL's reasons when a TLS ClientHello reaches a server that speaks plain HTTP (they vary by version).

@@ -13,9 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pydantic_core
-
-from ollama_client.client import OllamaClient
+from ollama_client.client import EMBED_PATH, OllamaClient
 from ollama_client.errors import (
     OllamaBadRequestError,
     OllamaConfigError,
@@ -25,10 +23,11 @@ from ollama_client.errors import (
     OllamaServerBusyError,
     OllamaServerError,
     OllamaUnsupportedFeatureError,
+    ollama_at,
 )
 from ollama_client.token_estimate import estimate_tokens
+from ollama_client.wire import EmbedRequest, EmbedResponse, token_count, whole_number
 
-EMBED_PATH = "/api/embed"
 # Chosen by measurement (bench/embedding_indexing.py, bench/README.md): indexing is 7x faster
 # than with one text per request, and a full batch of 4096-dimensional vectors stays at about a
 # third of the Dify plugin daemon's 5 MiB message limit (64 would reach 69 %).
@@ -96,7 +95,7 @@ def embed(
     """
     texts = check_inputs(inputs)
     _check_settings(batch_size, dimensions)
-    body_base: dict[str, Any] = {"model": model, "truncate": bool(truncate)}
+    body_base: EmbedRequest = {"model": model, "truncate": bool(truncate)}
     if dimensions is not None:
         body_base["dimensions"] = dimensions
     if keep_alive is not None:
@@ -116,8 +115,8 @@ def embed(
         batch_vectors = _vectors(payload, batch, start, len(texts), client, model)
         _check_dimensions(batch_vectors, vectors, dimensions, client, model)
         vectors.extend(batch_vectors)
-        count = payload.get("prompt_eval_count")
-        if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+        count = token_count(payload.get("prompt_eval_count"))
+        if count is not None:
             prompt_tokens += count
         else:  # omitted by some servers and proxies: estimate this batch only
             prompt_tokens += sum(estimate_tokens(text) for text in batch)
@@ -128,24 +127,23 @@ def embed(
 
 
 def _check_settings(batch_size: int, dimensions: int | None) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+    if not 1 <= (whole_number(batch_size) or 0) <= MAX_BATCH_SIZE:
         raise OllamaConfigError(f"Batch size must be a whole number from 1 to {MAX_BATCH_SIZE}, got {batch_size!r}.")
-    if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1):
+    if dimensions is not None and (whole_number(dimensions) or 0) < 1:
         raise OllamaConfigError(f"Dimensions must be a positive whole number or empty, got {dimensions!r}.")
 
 
 def _post_batch(
     client: OllamaClient,
     model: str,
-    body: dict[str, Any],
+    body: EmbedRequest,
     batch: list[str],
     start: int,
     total: int,
     truncate: bool,
-) -> dict[str, Any]:
+) -> EmbedResponse:
     try:
-        # pydantic_core's parser reads the vectors' floats 2-3x faster than json.loads, bit for bit the same.
-        return client.post_json(EMBED_PATH, body, model=model, decode=pydantic_core.from_json)
+        return client.embed(body)
     except OllamaContextOverflowError as error:
         longest = max(batch, key=len)
         where = f"texts {start + 1}–{start + len(batch)} of {total}" if total > 1 else "the text"
@@ -186,20 +184,20 @@ def _with_hint(error: OllamaError, hint: str, cls: type[OllamaError] | None = No
 
 
 def _vectors(
-    payload: dict[str, Any], batch: list[str], start: int, total: int, client: OllamaClient, model: str
+    payload: EmbedResponse, batch: list[str], start: int, total: int, client: OllamaClient, model: str
 ) -> list[list[float]]:
     url = client.config.base_url + EMBED_PATH
     vectors = payload.get("embeddings")
     if not isinstance(vectors, list):
         raise OllamaServerError(
-            f"Ollama at {url} (model '{model}') answered without an 'embeddings' list; check that the Base URL "
+            f"{ollama_at(url, model)} answered without an 'embeddings' list; check that the Base URL "
             "points at Ollama 0.2.6 or newer.",
             url=url,
             model=model,
         )
     if len(vectors) != len(batch):
         raise OllamaServerError(
-            f"Ollama at {url} (model '{model}') returned {len(vectors)} vectors for {len(batch)} texts "
+            f"{ollama_at(url, model)} returned {len(vectors)} vectors for {len(batch)} texts "
             f"(texts {start + 1}–{start + len(batch)} of {total}); refusing to guess which vector belongs to which "
             "text. Check the Ollama server log, or whatever proxy sits in front of it.",
             url=url,
@@ -208,7 +206,7 @@ def _vectors(
     for offset, vector in enumerate(vectors):
         if not isinstance(vector, list) or not vector:
             raise OllamaServerError(
-                f"Ollama at {url} (model '{model}') returned an empty or malformed vector for text "
+                f"{ollama_at(url, model)} returned an empty or malformed vector for text "
                 f"{start + offset + 1} of {total}. Check the Ollama server log.",
                 url=url,
                 model=model,
@@ -228,7 +226,7 @@ def _check_dimensions(
     for vector in batch_vectors:
         if len(vector) != expected:
             raise OllamaServerError(
-                f"Ollama at {url} (model '{model}') returned vectors of different lengths ({expected} and "
+                f"{ollama_at(url, model)} returned vectors of different lengths ({expected} and "
                 f"{len(vector)}) in one call. Check the Ollama server log.",
                 url=url,
                 model=model,

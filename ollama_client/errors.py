@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Container
+from dataclasses import dataclass
 
 from ollama_client.auth_advice import cloud_model_not_found_advice, is_cloud_model, unauthorized_advice
-
-DOCKER_HINT = (
-    "If Dify runs in Docker, 'localhost' is the Dify container itself: use "
-    "http://host.docker.internal:11434 or the LAN IP of the machine running Ollama, "
-    "and start Ollama with OLLAMA_HOST=0.0.0.0 so it listens on all interfaces."
-)
 
 # A 400 from Ollama is split further by the kind of request it rejects; these are the
 # server's own phrasings (api/types.go, server/routes.go, llm/llama_server.go).
@@ -126,8 +122,26 @@ def redact_secret[E: BaseException](error: E, secret: str | None) -> E:
     return redact_error(error, secret)
 
 
-def _who(model: str | None, url: str) -> str:
+def ollama_at(url: str, model: str | None = None) -> str:
+    """How messages name the server and the model: "Ollama at URL (model 'name')", without a missing model.
+
+    >>> ollama_at("http://h:11434/api/chat", "qwen3"), ollama_at("http://h:11434/api/tags", None)
+    ("Ollama at http://h:11434/api/chat (model 'qwen3')", 'Ollama at http://h:11434/api/tags')
+    """
     return f"Ollama at {url}" + (f" (model '{model}')" if model else "")
+
+
+def no_done_error(source: str = "Ollama's answer", chunks_seen: int | None = None) -> OllamaStreamError:
+    """A stream that ended without its final `done: true` chunk (`chunks_seen`: how many came before).
+
+    >>> str(no_done_error("Ollama at u", 0))[:52]
+    'Ollama at u ended before any data without its final '
+    """
+    when = "" if chunks_seen is None else f" after {chunks_seen} chunk(s)" if chunks_seen else " before any data"
+    return OllamaStreamError(
+        f"{source} ended{when} without its final 'done' chunk: the answer is incomplete "
+        "(the model runner may have stopped or the connection was cut)."
+    )
 
 
 def describe_body(body: bytes, content_type: str | None) -> tuple[str | None, str]:
@@ -154,6 +168,118 @@ def describe_body(body: bytes, content_type: str | None) -> tuple[str | None, st
     return None, f'"{snippet}{more}"'
 
 
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """A non-2xx answer, as the rules below see it."""
+
+    status: int
+    body: bytes
+    ollama_message: str | None  # Ollama's `{"error": …}` text
+    said: str  # a short description of the body
+    url: str
+    model: str | None
+    location: str | None
+    api_key_sent: bool | None
+
+    @property
+    def headline(self) -> str:
+        return f"{ollama_at(self.url, self.model)} answered HTTP {self.status}: {self.said}."
+
+    def ollama_says(self, pattern: re.Pattern[str]) -> bool:
+        return self.ollama_message is not None and pattern.search(self.ollama_message) is not None
+
+
+Advice = str | Callable[[ErrorAnswer], str]
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    """Answers with a status in `statuses` (and, if given, an Ollama error text matching `ollama_says`) raise
+    `error` with the headline, then `advice`."""
+
+    statuses: Container[int]
+    error: type[OllamaError]
+    advice: Advice = ""
+    ollama_says: re.Pattern[str] | None = None
+    whole_message: bool = False  # `advice` writes the whole message, headline included
+
+    def matches(self, answer: ErrorAnswer) -> bool:
+        return answer.status in self.statuses and (self.ollama_says is None or answer.ollama_says(self.ollama_says))
+
+    def message(self, answer: ErrorAnswer) -> str:
+        advice = self.advice(answer) if callable(self.advice) else self.advice
+        if self.whole_message:
+            return advice
+        return f"{answer.headline} {advice}" if advice else answer.headline
+
+
+def _redirect_message(answer: ErrorAnswer) -> str:
+    target = f" to {answer.location}" if answer.location else ""
+    return (
+        f"{ollama_at(answer.url, answer.model)} answered with a redirect (HTTP {answer.status}){target}. Set the "
+        "Base URL to the final address (for example https:// instead of http://, or without a path prefix)."
+    )
+
+
+def _auth_advice(answer: ErrorAnswer) -> str:
+    if answer.ollama_message and "cloud is disabled" in answer.ollama_message:
+        return "Cloud models are disabled on that server (OLLAMA_NO_CLOUD); use a local model or enable cloud."
+    if answer.status == 403 and answer.ollama_message is None and not answer.body.strip():
+        return (
+            "Ollama refuses requests whose Host header it does not allow: start it with "
+            "OLLAMA_HOST=0.0.0.0 and, behind a proxy, set OLLAMA_ORIGINS."
+        )
+    return unauthorized_advice(answer.url, answer.model, answer.body, answer.api_key_sent)
+
+
+def _model_not_found_advice(answer: ErrorAnswer) -> str:
+    if is_cloud_model(answer.model, answer.url):
+        return cloud_model_not_found_advice(answer.model, answer.url)
+    return (
+        f"The model is not available on that server: run `ollama pull {answer.model or 'the model'}` there "
+        "(check the exact name and tag with `ollama list`)."
+    )
+
+
+_CLIENT_ERRORS = frozenset(range(400, 500)) - {499}
+_SERVER_ERRORS = frozenset(range(500, 600)) | {499}
+
+# First match wins. Ollama's own statuses and phrasings: server/routes.go, api/types.go, llm/llama_server.go.
+STATUS_RULES: tuple[StatusRule, ...] = (
+    StatusRule(range(300, 400), OllamaRedirectError, _redirect_message, whole_message=True),
+    StatusRule((401, 403), OllamaAuthError, _auth_advice),
+    StatusRule((404,), OllamaModelNotFoundError, _model_not_found_advice, re.compile("not found", re.IGNORECASE)),
+    StatusRule(
+        (404,),
+        OllamaEndpointNotFoundError,
+        "That address does not serve the Ollama API. Check the Base URL: it should be the server root such as "
+        "http://host:11434 (not an OpenAI-compatible /v1 endpoint of another server).",
+    ),
+    StatusRule((429,), OllamaRateLimitError, "Wait and retry, or raise the usage limit of the account."),
+    StatusRule(
+        (503,),
+        OllamaServerBusyError,
+        "The server is busy (its request queue is full); retry later or raise OLLAMA_MAX_QUEUE / "
+        "OLLAMA_NUM_PARALLEL on the server.",
+    ),
+    StatusRule(
+        (400,),
+        OllamaUnsupportedFeatureError,
+        "Turn that feature off in the model settings or pick a model that has it (`ollama show <model>` lists "
+        "its capabilities).",
+        _UNSUPPORTED,
+    ),
+    StatusRule(
+        (400,),
+        OllamaContextOverflowError,
+        "Shorten the input, raise the model's context size, or use a model with a longer context.",
+        _CONTEXT_OVERFLOW,
+    ),
+    StatusRule(_CLIENT_ERRORS, OllamaBadRequestError),
+    StatusRule(_SERVER_ERRORS, OllamaServerError, "Check the Ollama server log for details."),
+)
+
+
 def error_from_response(
     status: int,
     body: bytes,
@@ -165,70 +291,15 @@ def error_from_response(
     retry_after: str | None = None,
     api_key_sent: bool | None = None,
 ) -> OllamaError:
-    """Build the typed error for a non-2xx response. `url` is the full request URL; `api_key_sent` tells a
-    missing key from a refused one on 401 (None: not known)."""
+    """Build the typed error for a non-2xx response (the first of STATUS_RULES that matches). `url` is the full
+    request URL; `api_key_sent` tells a missing key from a refused one on 401 (None: not known)."""
     ollama_message, said = describe_body(body, content_type)
-    who = _who(model, url)
-    base = f"{who} answered HTTP {status}: {said}."
-    kwargs = {"status": status, "ollama_message": ollama_message, "url": url, "model": model}
-
-    if 300 <= status < 400:
-        target = f" to {location}" if location else ""
-        return OllamaRedirectError(
-            f"{who} answered with a redirect (HTTP {status}){target}. Set the Base URL to the final "
-            "address (for example https:// instead of http://, or without a path prefix).",
-            **kwargs,
-        )
-    if status in (401, 403):
-        if ollama_message and "cloud is disabled" in ollama_message:
-            fix = "Cloud models are disabled on that server (OLLAMA_NO_CLOUD); use a local model or enable cloud."
-        elif status == 403 and ollama_message is None and not body.strip():
-            fix = (
-                "Ollama refuses requests whose Host header it does not allow: start it with "
-                "OLLAMA_HOST=0.0.0.0 and, behind a proxy, set OLLAMA_ORIGINS."
-            )
-        else:
-            fix = unauthorized_advice(url, model, body, api_key_sent)
-        return OllamaAuthError(f"{base} {fix}", **kwargs)
-    if status == 404:
-        if ollama_message is not None and "not found" in ollama_message.lower():
-            name = model or "the model"
-            if is_cloud_model(model, url):
-                return OllamaModelNotFoundError(f"{base} {cloud_model_not_found_advice(model, url)}", **kwargs)
-            return OllamaModelNotFoundError(
-                f"{base} The model is not available on that server: run `ollama pull {name}` there "
-                "(check the exact name and tag with `ollama list`).",
-                **kwargs,
-            )
-        return OllamaEndpointNotFoundError(
-            f"{base} That address does not serve the Ollama API. Check the Base URL: it should be the "
-            "server root such as http://host:11434 (not an OpenAI-compatible /v1 endpoint of another server).",
-            **kwargs,
-        )
-    if status == 429:
-        return OllamaRateLimitError(f"{base} Wait and retry, or raise the usage limit of the account.", **kwargs)
-    if status == 503:
-        busy = OllamaServerBusyError(
-            f"{base} The server is busy (its request queue is full); retry later or raise "
-            "OLLAMA_MAX_QUEUE / OLLAMA_NUM_PARALLEL on the server.",
-            **kwargs,
-        )
-        busy.retry_after = retry_after
-        return busy
-    if status == 400 and ollama_message is not None:
-        if _UNSUPPORTED.search(ollama_message):
-            return OllamaUnsupportedFeatureError(
-                f"{base} Turn that feature off in the model settings or pick a model that has it "
-                "(`ollama show <model>` lists its capabilities).",
-                **kwargs,
-            )
-        if _CONTEXT_OVERFLOW.search(ollama_message):
-            return OllamaContextOverflowError(
-                f"{base} Shorten the input, raise the model's context size, or use a model with a longer context.",
-                **kwargs,
-            )
-    if 400 <= status < 500 and status != 499:
-        return OllamaBadRequestError(base, **kwargs)
-    if status == 499 or status >= 500:
-        return OllamaServerError(f"{base} Check the Ollama server log for details.", **kwargs)
-    return OllamaServerError(f"{who} answered with unexpected HTTP {status}: {said}.", **kwargs)
+    answer = ErrorAnswer(status, body, ollama_message, said, url, model, location, api_key_sent)
+    rule = next((rule for rule in STATUS_RULES if rule.matches(answer)), None)
+    error_class = rule.error if rule is not None else OllamaServerError
+    unexpected = f"{ollama_at(url, model)} answered with unexpected HTTP {status}: {said}."
+    message = rule.message(answer) if rule is not None else unexpected
+    error = error_class(message, status=status, ollama_message=ollama_message, url=url, model=model)
+    if isinstance(error, OllamaServerBusyError):
+        error.retry_after = retry_after
+    return error

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from ollama_client.errors import OllamaStreamError
+from ollama_client.errors import OllamaStreamError, no_done_error
 
 # Ollama's runner and Go client allow lines up to 8 MiB (a large base64 image echo, long logprobs).
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -87,11 +87,7 @@ class NDJSONStreamReader:
             if obj is not None:
                 yield obj
         if not self.done:
-            got = f"after {self.objects_seen} chunk(s)" if self.objects_seen else "before any data"
-            self._fail(
-                f"ended {got} without its final 'done' chunk: the answer is incomplete "
-                "(the model runner may have stopped or the connection was cut)"
-            )
+            raise no_done_error(self.source, self.objects_seen)
 
     def _parse(self, line: bytes) -> dict[str, Any] | None:
         if len(line) > self.max_line_bytes:

@@ -9,6 +9,7 @@ from dify_plugin import ModelProvider
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.connection import ollama_client
+from models.input_errors import UserInputError
 from ollama_client import OllamaError
 
 
@@ -25,7 +26,7 @@ class OllamaProvider(ModelProvider):
             )
         try:
             version = ollama_client(credentials).version()
-        except OllamaError as error:
+        except (OllamaError, UserInputError) as error:
             raise CredentialsValidateFailedError(str(error)) from error
         if not version:
             raise CredentialsValidateFailedError(

@@ -7,11 +7,11 @@ bare list of `{"index", "score"}`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ollama_client.wire import finite_number, whole_number
 from rerank_client.errors import RerankResponseError
 
 
@@ -29,12 +29,6 @@ def documents_body(model: str, query: str, documents: Sequence[str], top_n: int)
 def texts_body(query: str, documents: Sequence[str]) -> dict[str, Any]:
     """TEI's shape: `truncate` cuts long texts to the model's limit instead of failing with 413."""
     return {"query": query, "texts": list(documents), "truncate": True}
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _result_list(payload: Any, url: str) -> list[Any]:
@@ -72,11 +66,11 @@ def normalise_results(payload: Any, document_count: int, url: str) -> list[Servi
                 "with 'index' and a score. Check that the Base URL is the service's rerank endpoint.",
                 url=url,
             )
-        index = item.get("index")
-        if isinstance(index, bool) or not isinstance(index, int):
+        index = whole_number(item.get("index"))
+        if index is None:
             raise RerankResponseError(
                 f"The rerank service at {url} answered result {position} without an integer 'index' "
-                f"(got {index!r}); it cannot be matched to a document.",
+                f"(got {item.get('index')!r}); it cannot be matched to a document.",
                 url=url,
             )
         if not 0 <= index < document_count:
@@ -89,7 +83,7 @@ def normalise_results(payload: Any, document_count: int, url: str) -> list[Servi
             raise RerankResponseError(f"The rerank service at {url} answered index {index} twice.", url=url)
         seen.add(index)
         raw_score = item.get("relevance_score", item.get("score"))
-        score = _number(raw_score)
+        score = finite_number(raw_score)
         if score is None:
             raise RerankResponseError(
                 f"The rerank service at {url} answered result {position} (index {index}) without a numeric "

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ollama_client.connect_advice import ConnectFailure, classify_connect_failure
+from ollama_client.connect_advice import ConnectFailure, classify_connect_failure, docker_localhost_hint
 from ollama_client.deadline import Deadline
 from ollama_client.pool import MAX_CONNECT_TIMEOUT_SECONDS, auth_headers, leased_http_client, request_timeout
 from ollama_client.redaction import redact_bytes
@@ -19,9 +19,9 @@ from rerank_client.errors import RerankConnectionError, RerankResponseError, Rer
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 MAX_ERROR_BODY_BYTES = 64 * 1024
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
-DOCKER_HINT = (
-    "If Dify runs in Docker, 'localhost' is the Dify container itself: use host.docker.internal or the LAN IP "
-    "of the machine running the service, and make the service listen on all interfaces (0.0.0.0)."
+_SERVICE_DOCKER_HINT = docker_localhost_hint(
+    "host.docker.internal or the LAN IP of the machine running the service",
+    "make the service listen on all interfaces (0.0.0.0)",
 )
 
 
@@ -123,7 +123,7 @@ def _read(
 
 def _transport_error(exc: httpx.TransportError, url: str, model: str, timeout: float) -> RerankConnectionError:
     host = (urlsplit(url).hostname or "").lower()
-    docker = f" {DOCKER_HINT}" if host in _LOOPBACK_HOSTS else ""
+    docker = f" {_SERVICE_DOCKER_HINT}" if host in _LOOPBACK_HOSTS else ""
     if isinstance(exc, httpx.ConnectTimeout):
         return RerankTimeoutError(
             f"Could not connect to the rerank service at {url} within {min(timeout, MAX_CONNECT_TIMEOUT_SECONDS):g} "

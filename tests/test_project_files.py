@@ -27,7 +27,7 @@ def test_requirements_txt_and_pyproject_dependencies_agree():
 def test_runtime_dependencies_are_only_the_allowed_ones():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {normalise(d).split(":")[0] for d in project["dependencies"]}
-    assert names == {"dify-plugin", "httpx", "pydantic", "pyyaml"}
+    assert names == {"dify-plugin", "httpx", "httpcore", "pydantic", "pyyaml"}
 
 
 def test_versions_agree_between_manifest_and_pyproject():

@@ -3,7 +3,7 @@
 Dify sends an image either as base64 (`base64_data`, or a `data:` URL) or as an http(s) URL
 (MULTIMODAL_SEND_FORMAT=url): its own signed file URL, or a user's remote URL unchanged. Ollama only
 accepts raw base64, so URLs are downloaded here under the address policy and the request's limits
-(models/media/), with a content-type check. Every failure raises ImageInputError (a ValueError: Dify
+(models/media/), with a content-type check. Every failure raises ImageInputError (a UserInputError: Dify
 shows it as a bad request) saying what to change.
 """
 

@@ -6,6 +6,7 @@ SDK executes it without registering it there.
 
 import json
 from collections.abc import Generator, Iterator, Mapping
+from itertools import chain
 from typing import Any
 
 from dify_plugin import LargeLanguageModel
@@ -15,6 +16,7 @@ from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.connection import ollama_client
+from models.input_errors import UserInputError
 from models.invoke_errors import OllamaInvokeErrors, mapped_stream
 from models.llm.request import OllamaRequest, build_request
 from models.llm.schema import (
@@ -51,7 +53,7 @@ class OllamaLargeLanguageModel(OllamaInvokeErrors, LargeLanguageModel):
     def validate_credentials(self, model: str, credentials: Mapping[str, Any]) -> None:
         try:
             settings = read_settings(credentials, strict=True)
-        except ValueError as error:
+        except UserInputError as error:
             raise CredentialsValidateFailedError(str(error)) from error
         info = check_model(credentials, model, needs="completion")
         problems = switched_on_but_missing(settings, info)
@@ -94,7 +96,7 @@ class OllamaLargeLanguageModel(OllamaInvokeErrors, LargeLanguageModel):
         )
         if not stream:
             # Streamed from Ollama all the same (see request.py), collected from the translator's output.
-            return collect(client.stream(request.path, request.body, model=model), translator)
+            return collect(chain.from_iterable(request.stream(client)), translator)
         return self._stream(client, request, model, translator)
 
     @mapped_stream
@@ -103,7 +105,7 @@ class OllamaLargeLanguageModel(OllamaInvokeErrors, LargeLanguageModel):
     ) -> Iterator[LLMResultChunk]:
         # Each batch is what one network read completed: text deltas in it leave merged, at once.
         translate = translator.translate
-        for batch in client.stream_batches(request.path, request.body, model=model):
+        for batch in request.stream(client):
             yield from translate(batch)
         translator.finish()
 

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Unpack
 
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
@@ -25,24 +25,26 @@ from dify_plugin.entities.model.message import (
     TextPromptMessageContent,
 )
 
-from models.llm.prompt_files import MediaFetcher, UnsupportedContentError, convert_files, media_to_base64
+from models.input_errors import UserInputError
+from models.llm.prompt_files import (
+    FileOptions,
+    MediaFetcher,
+    UnsupportedContentError,
+    convert_files,
+    media_to_base64,
+)
+from models.llm.think_tags import THINK_END, THINK_START
 
 ImageFetcher = MediaFetcher  # the older name
 __all__ = ["ImageFetcher", "MediaFetcher", "UnsupportedContentError"]
 
-THINK_START = "<think>"
-THINK_END = "</think>"
 
-_ROLES = {
-    PromptMessageRole.SYSTEM: "system",
-    PromptMessageRole.DEVELOPER: "system",
-    PromptMessageRole.USER: "user",
-    PromptMessageRole.ASSISTANT: "assistant",
-    PromptMessageRole.TOOL: "tool",
-}
+def ollama_role(role: PromptMessageRole) -> str:
+    """Ollama's role for a Dify message: the same name, but Ollama has no developer role (it is a system one)."""
+    return "system" if role is PromptMessageRole.DEVELOPER else PromptMessageRole(role).value
 
 
-class InvalidToolArgumentsError(ValueError):
+class InvalidToolArgumentsError(UserInputError):
     """An assistant tool call in the history has arguments that are not a JSON object."""
 
 
@@ -120,20 +122,23 @@ def _assistant_fields(message: PromptMessage, text: str, names_by_id: dict[str, 
     return fields
 
 
+def _flattened(
+    messages: Sequence[PromptMessage], fetch_image: MediaFetcher, files: FileOptions
+) -> Iterator[tuple[PromptMessage, str, str, list[str]]]:
+    """(message, Ollama role, text, base64 images and audio) of each message; every file is checked first."""
+    converted = convert_files(messages, fetch_image, **files)
+    for message in messages:
+        text, media = flatten_content(message, converted)
+        yield message, ollama_role(message.role), text, media
+
+
 def to_ollama_messages(
-    messages: Sequence[PromptMessage],
-    fetch_image: MediaFetcher = media_to_base64,
-    *,
-    audio: bool | None = False,
-    model: str = "",
+    messages: Sequence[PromptMessage], fetch_image: MediaFetcher = media_to_base64, **files: Unpack[FileOptions]
 ) -> list[dict[str, Any]]:
-    """The `messages` of an /api/chat request. `audio`: the model's audio capability (True, False, unknown)."""
-    files = convert_files(messages, fetch_image, audio=audio, model=model)
+    """The `messages` of an /api/chat request."""
     names_by_id: dict[str, str] = {}
     converted: list[dict[str, Any]] = []
-    for message in messages:
-        text, images = flatten_content(message, files)
-        role = _ROLES.get(message.role, "user")
+    for message, role, text, images in _flattened(messages, fetch_image, files):
         if role == "assistant":
             fields = _assistant_fields(message, text, names_by_id)
         elif role == "tool":
@@ -153,28 +158,22 @@ def to_ollama_messages(
 
 
 def to_generate_fields(
-    messages: Sequence[PromptMessage],
-    fetch_image: MediaFetcher = media_to_base64,
-    *,
-    audio: bool | None = False,
-    model: str = "",
+    messages: Sequence[PromptMessage], fetch_image: MediaFetcher = media_to_base64, **files: Unpack[FileOptions]
 ) -> dict[str, Any]:
     """`prompt`, `system` and `images` of an /api/generate request (completion mode).
 
     System and developer messages become `system`; the text of the other messages, in order, the prompt.
     """
-    files = convert_files(messages, fetch_image, audio=audio, model=model)
     system: list[str] = []
     prompt: list[str] = []
     images: list[str] = []
-    for message in messages:
-        text, message_images = flatten_content(message, files)
-        images.extend(message_images)
-        if _ROLES.get(message.role) == "system":
+    for _message, role, text, media in _flattened(messages, fetch_image, files):
+        images.extend(media)
+        if role == "system":
             if text:
                 system.append(text)
         elif text:
-            prompt.append(split_thinking(text)[1] if message.role == PromptMessageRole.ASSISTANT else text)
+            prompt.append(split_thinking(text)[1] if role == "assistant" else text)
     fields: dict[str, Any] = {"prompt": "\n\n".join(prompt)}
     if system:
         fields["system"] = "\n\n".join(system)

@@ -20,7 +20,9 @@ import yaml
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import ParameterRule, ParameterType
 
-from ollama_client.keep_alive import keep_alive_value
+from models.input_errors import UserInputError
+from models.settings_fields import keep_alive
+from ollama_client.wire import whole_number
 
 THINK_LEVELS = ("low", "medium", "high", "max")
 MIN_CONTEXT_SIZE = 256
@@ -116,9 +118,9 @@ def parse_json_schema(raw: Any) -> dict[str, Any] | None:
         try:
             schema = json.loads(text)
         except ValueError as exc:
-            raise ValueError(f"The JSON Schema parameter is not valid JSON ({exc}). Paste a JSON object.") from None
+            raise UserInputError(f"The JSON Schema parameter is not valid JSON ({exc}). Paste a JSON object.") from None
     if not isinstance(schema, dict):
-        raise ValueError('The JSON Schema parameter must be a JSON object, e.g. {"type": "object", ...}.')
+        raise UserInputError('The JSON Schema parameter must be a JSON object, e.g. {"type": "object", ...}.')
     inner = schema.get("schema")
     if isinstance(inner, dict) and "type" not in schema and "properties" not in schema:
         schema = inner  # OpenAI-style wrapper {"name": ..., "schema": {...}, "strict": ...}
@@ -139,7 +141,7 @@ def _think_value(params: Mapping[str, Any], thinking: bool | None) -> bool | str
     if isinstance(level, str) and level.strip():
         level = level.strip().lower()
         if level not in THINK_LEVELS:
-            raise ValueError(f"Thinking level '{level}' is not one of {', '.join(THINK_LEVELS)}.")
+            raise UserInputError(f"Thinking level '{level}' is not one of {', '.join(THINK_LEVELS)}.")
         return level
     think = params.get("think")
     if not isinstance(think, bool):
@@ -158,25 +160,25 @@ def request_parameters(
     stop: Sequence[str] | None = None,
     thinking: bool | None = None,
 ) -> RequestParameters:
-    """Map filtered model_parameters to top-level fields and options. Raises ValueError for bad values."""
+    """Map filtered model_parameters to top-level fields and options. Raises UserInputError for bad values."""
     result = RequestParameters()
     options = result.options
     for name in _NUMERIC_OPTIONS:
         value = params.get(name)
         if value is not None and not isinstance(value, bool):
             options[name] = value
-    num_predict = params.get("num_predict", params.get("max_tokens"))
-    if isinstance(num_predict, int) and not isinstance(num_predict, bool) and num_predict > 0:
+    num_predict = whole_number(params.get("num_predict", params.get("max_tokens")))
+    if num_predict is not None and num_predict > 0:
         options["num_predict"] = min(num_predict, max_tokens)
-    num_ctx = params.get("num_ctx")
-    options["num_ctx"] = num_ctx if isinstance(num_ctx, int) and num_ctx > 0 else context_size
+    num_ctx = whole_number(params.get("num_ctx"))
+    options["num_ctx"] = num_ctx if num_ctx is not None and num_ctx > 0 else context_size
     stops = clean_stop(stop)
     if stops:
         options["stop"] = stops
 
-    keep_alive = keep_alive_value(params.get("keep_alive"))
-    if keep_alive is not None:
-        result.fields["keep_alive"] = keep_alive
+    keep_alive_field = keep_alive(params.get("keep_alive"), label="keep_alive")
+    if keep_alive_field is not None:
+        result.fields["keep_alive"] = keep_alive_field
 
     think = _think_value(params, thinking)
     if think is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypedDict, Unpack
 
 from dify_plugin.entities.model.message import (
     AudioPromptMessageContent,
@@ -19,6 +20,7 @@ from dify_plugin.entities.model.message import (
     TextPromptMessageContent,
 )
 
+from models.input_errors import UserInputError
 from models.llm.images import image_to_base64
 from models.media.audio import AUDIO_MIN_OLLAMA_VERSION, audio_to_base64
 from models.media.limits import MediaBudget
@@ -27,7 +29,7 @@ MediaFetcher = Callable[[MultiModalPromptMessageContent, MediaBudget], str]
 MAX_PARALLEL_DOWNLOADS = 4
 
 
-class UnsupportedContentError(ValueError):
+class UnsupportedContentError(UserInputError):
     """The message holds content Ollama's API cannot carry, or this model cannot take."""
 
 
@@ -93,15 +95,18 @@ def _is_download(part: MultiModalPromptMessageContent) -> bool:
     return not part.base64_data and not (part.url or "").strip().lower().startswith("data:")
 
 
+class FileOptions(TypedDict, total=False):
+    """What decides which files a prompt may hold (keyword arguments of the converters)."""
+
+    audio: bool | None  # the model's audio capability: True, False or unknown (None); default False
+    model: str  # named in refusals
+
+
 def convert_files(
-    messages: Sequence[PromptMessage],
-    fetch: MediaFetcher = media_to_base64,
-    *,
-    audio: bool | None = False,
-    model: str = "",
+    messages: Sequence[PromptMessage], fetch: MediaFetcher = media_to_base64, **options: Unpack[FileOptions]
 ) -> dict[int, str]:
     """id(part) -> raw base64 for every image and audio part of `messages`."""
-    files = check_parts(messages, audio=audio, model=model or "this model")
+    files = check_parts(messages, audio=options.get("audio", False), model=options.get("model") or "this model")
     if not files:
         return {}
     budget = MediaBudget()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,10 @@ from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType
 
 from models.connection import client_config, invoke_deadline
+from models.input_errors import UserInputError
 from models.llm.parameters import MIN_CONTEXT_SIZE, parameter_rules
+from models.settings_fields import AUTO, NO, YES, WholeNumberField, auto_yes_no, choice
+from models.validation import listed_capabilities
 from ollama_client import Deadline, ModelInfo, OllamaClient, OllamaError, RetryPolicy, get_model_info
 
 logger = logging.getLogger(__name__)
@@ -35,12 +38,18 @@ TOOL_CALL = "llm_tool_call"
 THINKING = "llm_thinking"
 STRUCTURED_OUTPUT = "llm_structured_output"
 
-AUTO, YES, NO = "auto", "true", "false"
 CHAT, COMPLETION = "chat", "completion"
+_MODES = {CHAT: "chat", COMPLETION: "completion"}
+# Larger than any model's context, small enough that a typo like 1e12 is caught.
+MAX_TOKEN_SETTING = 10_000_000
 DEFAULT_CONTEXT_SIZE = 8192
 DEFAULT_MAX_TOKENS = 8192
 FAILED_LOOKUP_TTL_SECONDS = 20.0
 
+_CONTEXT_SIZE = WholeNumberField(
+    CONTEXT_SIZE, "Model context size", MIN_CONTEXT_SIZE, MAX_TOKEN_SETTING, DEFAULT_CONTEXT_SIZE
+)
+_MAX_TOKENS = WholeNumberField(MAX_TOKENS, "Upper bound for max tokens", 1, MAX_TOKEN_SETTING, DEFAULT_MAX_TOKENS)
 _SWITCH_LABELS = {
     VISION: "Vision support",
     AUDIO: "Audio input support",
@@ -71,54 +80,41 @@ class LLMSettings:
     audio: str = AUTO
 
 
-def _switch(credentials: Mapping[str, Any], name: str, strict: bool) -> str:
-    raw = credentials.get(name)
-    value = str(raw).strip().lower() if raw is not None else ""
-    if value in ("", AUTO):
-        return AUTO
-    if value in (YES, "yes", "1", "on"):
-        return YES
-    if value in (NO, "no", "0", "off"):
-        return NO
-    if strict:
-        raise ValueError(f"{_SWITCH_LABELS[name]} must be Auto, Yes or No, not '{raw}'.")
-    return AUTO
-
-
-def _whole_number(
-    credentials: Mapping[str, Any], name: str, label: str, default: int, minimum: int, strict: bool
-) -> int:
-    raw = credentials.get(name)
-    if raw is None or not str(raw).strip():
+def _lenient[T](read: Callable[[], T], default: T, name: str, credentials: Mapping[str, Any], strict: bool) -> T:
+    """`read()`, or when the field is unusable and not `strict`, `default` (logged)."""
+    try:
+        return read()
+    except UserInputError:
+        if strict:
+            raise
+        logger.warning("ignoring unusable %s %r; using %r", name, credentials.get(name), default)
         return default
-    text = str(raw).strip()
-    value = int(text) if text.isdigit() else 0
-    if value >= minimum:
-        return value
-    if strict:
-        raise ValueError(f"{label} must be a whole number of tokens, at least {minimum}; '{raw}' is not.")
-    logger.warning("ignoring unusable %s %r; using %d", name, raw, default)
-    return default
 
 
 def read_settings(credentials: Mapping[str, Any], *, strict: bool = False) -> LLMSettings:
-    """Parse the LLM fields; bad values raise ValueError when `strict`, else fall back to defaults."""
-    mode = str(credentials.get(MODE) or CHAT).strip().lower()
-    if mode not in (CHAT, COMPLETION):
-        if strict:
-            raise ValueError(f"Mode must be 'chat' or 'completion', not '{credentials.get(MODE)}'.")
-        mode = CHAT
+    """Parse the LLM fields; bad values raise UserInputError when `strict`, else fall back to defaults."""
+
+    def switch(name: str) -> str:
+        def read() -> str:
+            return auto_yes_no(credentials.get(name), label=_SWITCH_LABELS[name])
+
+        return _lenient(read, AUTO, name, credentials, strict)
+
+    def tokens(field: WholeNumberField[int]) -> int:
+        return _lenient(lambda: field.read(credentials), field.default, field.name, credentials, strict)
+
+    def mode() -> str:
+        return choice(str(credentials.get(MODE) or "").lower(), label="Mode", options=_MODES, default=CHAT)
+
     return LLMSettings(
-        mode=mode,
-        context_size=_whole_number(
-            credentials, CONTEXT_SIZE, "Model context size", DEFAULT_CONTEXT_SIZE, MIN_CONTEXT_SIZE, strict
-        ),
-        max_tokens=_whole_number(credentials, MAX_TOKENS, "Upper bound for max tokens", DEFAULT_MAX_TOKENS, 1, strict),
-        vision=_switch(credentials, VISION, strict),
-        tool_call=_switch(credentials, TOOL_CALL, strict),
-        thinking=_switch(credentials, THINKING, strict),
-        structured_output=_switch(credentials, STRUCTURED_OUTPUT, strict),
-        audio=_switch(credentials, AUDIO, strict),
+        mode=_lenient(mode, CHAT, MODE, credentials, strict),
+        context_size=tokens(_CONTEXT_SIZE),
+        max_tokens=tokens(_MAX_TOKENS),
+        vision=switch(VISION),
+        tool_call=switch(TOOL_CALL),
+        thinking=switch(THINKING),
+        structured_output=switch(STRUCTURED_OUTPUT),
+        audio=switch(AUDIO),
     )
 
 
@@ -166,7 +162,7 @@ def lookup_model_info(credentials: Mapping[str, Any], model: str, deadline: Dead
     """ModelInfo from the cached /api/show, or None when the server cannot tell us right now."""
     try:
         config = client_config(credentials)
-    except OllamaError:
+    except (OllamaError, UserInputError):
         return None
     key = (config.credentials_key(), model)
     failed_at = _failed_lookups.get(key)
@@ -263,7 +259,7 @@ def switched_on_but_missing(settings: LLMSettings, info: ModelInfo) -> list[str]
         if getattr(settings, setting) == YES and info.has(capability) is False:
             problems.append(
                 f"{_SWITCH_LABELS[name]} is set to Yes, but Ollama reports that '{info.name}' has no "
-                f"'{capability}' capability (it has: {', '.join(sorted(info.capabilities or ())) or 'none'}). "
+                f"'{capability}' capability (it has: {listed_capabilities(info)}). "
                 "Set it to Auto or No, or pick a model that has it."
             )
     return problems

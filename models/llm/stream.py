@@ -38,8 +38,10 @@ from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMResultC
 from dify_plugin.entities.model.message import AssistantPromptMessage
 
 from models.input_errors import UserInputError
+from models.llm.think_tags import THINK_END, THINK_START
 from models.llm.tokens import estimate_texts_tokens
 from ollama_client import OllamaStreamError
+from ollama_client.errors import no_done_error
 from ollama_client.wire import token_count
 
 logger = logging.getLogger(__name__)
@@ -56,10 +58,6 @@ CONTEXT_FULL_RATIO = 0.95
 MAX_CHUNK_CHARS = 256 * 1024
 # A blocking answer leaves as one stdout line; the daemon drops the plugin past 5 MiB.
 MAX_BLOCKING_ANSWER_BYTES = 4 * 1024 * 1024
-NO_DONE_MESSAGE = (
-    "Ollama's answer ended without its final 'done' chunk: the answer is incomplete "
-    "(the model runner may have stopped or the connection was cut)."
-)
 AFTER_DONE_MESSAGE = "Ollama sent data after its final 'done' chunk; the answer may be incomplete."
 
 
@@ -69,8 +67,8 @@ class _Marker(str):
     __slots__ = ()
 
 
-THINK_OPEN = _Marker("<think>\n")
-THINK_CLOSE = _Marker("\n</think>")
+THINK_OPEN = _Marker(THINK_START + "\n")
+THINK_CLOSE = _Marker("\n" + THINK_END)
 
 
 class _Calls(list):
@@ -301,7 +299,7 @@ class StreamTranslator:
     def finish(self) -> None:
         """Raise unless the final `done` chunk arrived (the client normally raises first)."""
         if not self._done:
-            raise OllamaStreamError(NO_DONE_MESSAGE)
+            raise no_done_error()
 
     # -- the transition function ---------------------------------------------------------------
 

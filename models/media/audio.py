@@ -1,60 +1,38 @@
 """Dify audio content -> raw base64 for the `images` field of an Ollama message (Ollama 0.20.0+).
 
-Ollama tells audio from images by the leading bytes (its `llm/media.go`): `RIFF….WAVE` is WAV, `ID3` or an
-MPEG frame sync is MP3; anything else would be handed to the image decoder and fail obscurely. So only
-WAV and MP3 pass, checked here by the same bytes; other formats are refused naming what works (no
-conversion: a decoder library would not fit the plugin's memory and install budget).
+Ollama tells audio from images by the leading bytes (models/media/audio_format.py). So only WAV and MP3
+pass; other formats are refused naming what works (no conversion: a decoder library would not fit the
+plugin's memory and install budget).
 """
 
 from __future__ import annotations
 
 from dify_plugin.entities.model.message import AudioPromptMessageContent
 
+from models.media.audio_format import SUPPORTED, not_audio_name, ollama_audio_format, other_audio_name
 from models.media.base64_data import FileInputError, clean_base64, data_url_payload, decoded_size, head_bytes
 from models.media.file_urls import Resolver, download_base64, shown_url, system_resolver
 from models.media.limits import MediaBudget
 
 AUDIO_MIN_OLLAMA_VERSION = "0.20.0"
-WORKING_FORMATS = "WAV or MP3"
+WORKING_FORMATS = SUPPORTED
 _GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream")
 
 
-def audio_format(head: bytes) -> str | None:
-    """'wav' or 'mp3' when Ollama will take the bytes as audio, else None."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav"
-    if head[:3] == b"ID3":
-        return "mp3"
-    # MPEG audio frame sync (11 bits set) with a layer other than the reserved 00, which is how ADTS AAC
-    # (0xFFF1/0xFFF9) differs from MP3.
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
-        return "mp3"
-    return None
-
-
-def other_format_name(head: bytes, declared: str) -> str:
+def _what_it_is(head: bytes, declared: str) -> str:
     """A readable name for audio that is not WAV or MP3, from its bytes, else from what Dify declared."""
-    if head[:4] == b"OggS":
-        return "Ogg"
-    if head[:4] == b"fLaC":
-        return "FLAC"
-    if head[:4] == b"\x1aE\xdf\xa3":
-        return "WebM"
-    if head[4:8] == b"ftyp":
-        return "M4A/MP4"
-    if head[:5] == b"#!AMR":
-        return "AMR"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
-        return "AAC"
+    named = other_audio_name(head) or not_audio_name(head)
+    if named:
+        return named
     declared = declared.strip().lstrip(".").upper()
     return declared or "unknown"
 
 
 def check_audio(head: bytes, declared: str, where: str) -> None:
     """Raise FileInputError unless the bytes are WAV or MP3."""
-    if audio_format(head) is None:
+    if ollama_audio_format(head) is None:
         raise FileInputError(
-            f"The audio {where} is {other_format_name(head, declared)}, which Ollama cannot take: audio input works "
+            f"The audio {where} is {_what_it_is(head, declared)}, which Ollama cannot take: audio input works "
             f"with {WORKING_FORMATS} only. Convert the file to WAV or MP3 and send it again."
         )
 

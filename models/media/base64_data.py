@@ -8,8 +8,10 @@ import base64
 import binascii
 import re
 
+from models.input_errors import UserInputError
 
-class FileInputError(ValueError):
+
+class FileInputError(UserInputError):
     """A file in the prompt cannot be sent to Ollama (a bad request for Dify); the message says what to change."""
 
 

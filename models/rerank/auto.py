@@ -22,6 +22,7 @@ from dify_plugin.config.logger_format import plugin_logger_handler
 
 from models.connection import API_KEY, BASE_URL, ollama_client
 from models.rerank.settings import METHOD_LABELS, RerankMethod
+from models.validation import listed_capabilities
 from ollama_client import OllamaClient, OllamaError, OllamaUnsupportedFeatureError, get_model_info
 from ollama_client.redaction import secret_digest
 from rerank_client import LruCache, RerankConfigError, names_rerank_endpoint
@@ -91,7 +92,7 @@ def _decide(credentials: Mapping[str, Any], model: str) -> Resolution:
         return Resolution(RerankMethod.EMBEDDING_SIMILARITY, "this Ollama reports no capabilities (older than 0.6.4)")
     raise OllamaUnsupportedFeatureError(
         f"Model '{model}' on {client.config.base_url} can neither embed nor generate text (it has: "
-        f"{', '.join(sorted(info.capabilities)) or 'none'}), so no rerank method fits it. Enter an embedding model "
+        f"{listed_capabilities(info)}), so no rerank method fits it. Enter an embedding model "
         "(e.g. bge-m3) or a chat model (e.g. qwen3) as the model name, or the address of a rerank service as the "
         "Base URL.",
         model=model,

@@ -16,9 +16,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from models.input_errors import UserInputError
 from models.rerank.ranking import ScoredDocument
 from models.rerank.settings import JudgePrompt, JudgeSettings
+from models.validation import listed_capabilities
 from ollama_client import OllamaClient, OllamaError, OllamaUnsupportedFeatureError, get_model_info
+from ollama_client.wire import ChatRequest, GenerateRequest, finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -64,25 +67,24 @@ def user_turn(instruction: str, query: str, document: str) -> str:
 
 def judge_request(
     prompt: JudgePrompt, model: str, instruction: str, query: str, document: str, *, think_off: bool
-) -> tuple[str, dict[str, Any]]:
-    """(path, body) of one judgement. `think_off` only for thinking models: others may reject `think`."""
-    common: dict[str, Any] = {
-        "model": model,
-        "stream": False,
-        "logprobs": True,
-        "top_logprobs": TOP_LOGPROBS,
-        "options": dict(ANSWER_OPTIONS),
-    }
-    if think_off:
-        common["think"] = False
+) -> ChatRequest | GenerateRequest:
+    """One judgement: a generate request with the raw prompt for QWEN3_RERANKER, else a chat request.
+    `think_off` only for thinking models: others may reject `think`."""
     if prompt is JudgePrompt.QWEN3_RERANKER:
         text = QWEN3_PREFIX + user_turn(instruction, query, document) + QWEN3_SUFFIX
-        return "/api/generate", {**common, "prompt": text, "raw": True}
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_turn(instruction, query, document)},
-    ]
-    return "/api/chat", {**common, "messages": messages}
+        request: ChatRequest | GenerateRequest = GenerateRequest(model=model, prompt=text, raw=True)
+    else:
+        request = ChatRequest(
+            model=model,
+            messages=[
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": user_turn(instruction, query, document)},
+            ],
+        )
+    request.update(logprobs=True, top_logprobs=TOP_LOGPROBS, options=dict(ANSWER_OPTIONS))
+    if think_off:
+        request["think"] = False
+    return request
 
 
 def read_verdict(answer: Mapping[str, Any]) -> Verdict:
@@ -97,9 +99,9 @@ def read_verdict(answer: Mapping[str, Any]) -> Verdict:
         raise LogprobsUnsupportedError("no top_logprobs")
     for entry in [*top, first]:
         if isinstance(entry, Mapping) and isinstance(entry.get("token"), str):
-            logprob = entry.get("logprob")
-            if isinstance(logprob, int | float) and not isinstance(logprob, bool):
-                alternatives.setdefault(entry["token"], float(logprob))
+            logprob = finite_number(entry.get("logprob"))
+            if logprob is not None:
+                alternatives.setdefault(entry["token"], logprob)
     p_yes = p_no = 0.0
     for token, logprob in alternatives.items():
         word = token.strip().lower()
@@ -133,7 +135,7 @@ class Judge:
         undecided = [index for index, verdict in verdicts.items() if verdict.score is None]
         if verdicts and len(undecided) == len(verdicts):
             tokens = sorted({repr(verdicts[index].first_token) for index in undecided})[:3]
-            raise ValueError(
+            raise UserInputError(
                 f"Model '{self.model}' on {self.client.config.base_url} answered neither 'yes' nor 'no' for any "
                 f"document (its first tokens: {', '.join(tokens)}), so it cannot judge relevance. Use a model that "
                 "follows instructions (e.g. qwen3 or a Qwen3-Reranker build), or switch 'Judge prompt format'."
@@ -155,7 +157,7 @@ class Judge:
         if info.has("completion") is False:
             raise OllamaUnsupportedFeatureError(
                 f"Model '{self.model}' on {self.client.config.base_url} cannot generate text (it has: "
-                f"{', '.join(sorted(info.capabilities or ())) or 'none'}), so it cannot judge documents. Enter a "
+                f"{listed_capabilities(info)}), so it cannot judge documents. Enter a "
                 "chat model as the model name, or choose the rerank method 'Ollama embedding similarity' for an "
                 "embedding model.",
                 model=self.model,
@@ -177,17 +179,18 @@ class Judge:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _judge_one(self, query: str, document: str, think_off: bool) -> Verdict:
-        path, body = judge_request(
+        request = judge_request(
             self.settings.prompt, self.model, self.settings.instruction, query, document, think_off=think_off
         )
-        answer = self.client.post_json(path, body, model=self.model)
+        raw = self.settings.prompt is JudgePrompt.QWEN3_RERANKER
+        client = self.client
+        answer = client.generate_answer(request) if raw else client.chat_answer(request)  # type: ignore[arg-type]
         try:
             return read_verdict(answer)
         except LogprobsUnsupportedError as missing:
-            raise self._logprobs_error(path, str(missing)) from None
+            raise self._logprobs_error(client.endpoint_url("generate" if raw else "chat"), str(missing)) from None
 
-    def _logprobs_error(self, path: str, what: str) -> LogprobsUnsupportedError:
-        url = self.client.config.base_url + path
+    def _logprobs_error(self, url: str, what: str) -> LogprobsUnsupportedError:
         try:
             version = self.client.version()
         except OllamaError:

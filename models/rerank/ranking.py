@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ollama_client.wire import whole_number
+
 
 @dataclass(frozen=True)
 class ScoredDocument:
@@ -19,9 +21,8 @@ class ScoredDocument:
 
 def top_n_limit(top_n: int | None) -> int | None:
     """The number of documents to return, or None for all of them."""
-    if top_n is None or isinstance(top_n, bool) or top_n <= 0:
-        return None
-    return int(top_n)
+    limit = whole_number(top_n)
+    return limit if limit is not None and limit > 0 else None
 
 
 def threshold_limit(score_threshold: float | None) -> float | None:

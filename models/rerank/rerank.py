@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from dify_plugin import RerankModel
-from dify_plugin.entities import I18nObject
-from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
+from dify_plugin.entities.model import AIModelEntity, ModelType
 from dify_plugin.entities.model.rerank import RerankDocument, RerankResult
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.connection import ollama_client
+from models.customizable_schema import customizable_schema
+from models.input_errors import UserInputError
 from models.invoke_errors import OllamaInvokeErrors
 from models.rerank.auto import resolve_method
 from models.rerank.checks import (
@@ -31,10 +32,10 @@ from models.rerank.ranking import ScoredDocument, rank, top_n_limit
 from models.rerank.settings import (
     RerankMethod,
     compatible_settings,
-    embedding_settings,
     judge_settings,
     rerank_method,
     shared_fields_only,
+    similarity_settings,
 )
 from models.rerank.similarity import EmbeddingSimilarity
 from ollama_client import OllamaError, OllamaModelNotFoundError
@@ -61,7 +62,7 @@ def score_documents(
         scores = client.rerank(model, query, docs, top_n=top_n_limit(top_n), batch_size=settings.batch_size)
         return [ScoredDocument(index=score.index, score=score.score) for score in scores]
     if method is RerankMethod.EMBEDDING_SIMILARITY:
-        similarity = EmbeddingSimilarity(ollama_client(credentials), model, embedding_settings(settings_from))
+        similarity = EmbeddingSimilarity(ollama_client(credentials), model, similarity_settings(settings_from))
         return similarity.score(query, docs)
     return Judge(ollama_client(credentials), model, judge_settings(settings_from)).score(query, docs)
 
@@ -97,7 +98,7 @@ class OllamaRerankModel(OllamaInvokeErrors, RerankModel):
             if method is RerankMethod.COMPATIBLE_SERVICE:
                 check_compatible_service(settings_from, model)
             elif method is RerankMethod.EMBEDDING_SIMILARITY:
-                embedding_settings(settings_from)
+                similarity_settings(settings_from)
                 check_ollama_model(credentials, model, method)
             else:
                 judge_settings(settings_from)
@@ -105,15 +106,9 @@ class OllamaRerankModel(OllamaInvokeErrors, RerankModel):
                 check_logprobs_version(credentials)
         except OllamaModelNotFoundError as error:
             raise CredentialsValidateFailedError(with_available_models(error, credentials)) from error
-        except (OllamaError, RerankServiceError, ValueError) as error:
+        except (OllamaError, RerankServiceError, UserInputError) as error:
             raise CredentialsValidateFailedError(str(error)) from error
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping[str, Any]) -> AIModelEntity:
         # Dify lists a customizable model only when it has a schema; rerank needs no parameters.
-        return AIModelEntity(
-            model=model,
-            label=I18nObject(en_US=model),
-            model_type=ModelType.RERANK,
-            fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
-            model_properties={},
-        )
+        return customizable_schema(model, ModelType.RERANK)

@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from models.connection import API_KEY, BASE_URL, TIMEOUT, parse_timeout
+from models.settings_fields import WholeNumberField, choice
 from models.text_embedding.settings import unescape_prefix
-from ollama_client import OllamaConfigError
 from ollama_client.embed import DEFAULT_BATCH_SIZE as DEFAULT_EMBEDDING_BATCH_SIZE
 from ollama_client.embed import MAX_BATCH_SIZE as MAX_EMBEDDING_BATCH_SIZE
 from rerank_client import ServiceEndpoint, resolve_service_endpoint
@@ -33,6 +33,13 @@ JUDGE_CONCURRENCY = "rerank_judge_concurrency"
 MAX_SERVICE_BATCH_SIZE = 10_000
 DEFAULT_JUDGE_CONCURRENCY = 4
 MAX_JUDGE_CONCURRENCY = 32
+_SERVICE_BATCH_SIZE = WholeNumberField(SERVICE_BATCH_SIZE, "Documents per request", 1, MAX_SERVICE_BATCH_SIZE, None, 32)
+_EMBEDDING_BATCH_SIZE = WholeNumberField(
+    EMBEDDING_BATCH_SIZE, "Texts per embedding request", 1, MAX_EMBEDDING_BATCH_SIZE, DEFAULT_EMBEDDING_BATCH_SIZE
+)
+_JUDGE_CONCURRENCY = WholeNumberField(
+    JUDGE_CONCURRENCY, "Parallel requests", 1, MAX_JUDGE_CONCURRENCY, DEFAULT_JUDGE_CONCURRENCY
+)
 # The task description Qwen3-Reranker was trained with as its default.
 DEFAULT_JUDGE_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
 
@@ -44,13 +51,14 @@ class RerankMethod(StrEnum):
     LLM_JUDGE = "llm_judge"
 
 
-# What the form calls each method, for messages.
-METHOD_LABELS = {
-    RerankMethod.AUTO: "Auto",
-    RerankMethod.COMPATIBLE_SERVICE: "Compatible rerank service",
-    RerankMethod.EMBEDDING_SIMILARITY: "Ollama embedding similarity",
-    RerankMethod.LLM_JUDGE: "Ollama model as judge",
-}
+# What the form calls each method, for messages (in the order of RerankMethod).
+METHOD_LABELS = dict(
+    zip(
+        RerankMethod,
+        ("Auto", "Compatible rerank service", "Ollama embedding similarity", "Ollama model as judge"),
+        strict=True,
+    )
+)
 DEFAULT_METHOD = RerankMethod.AUTO
 # Fields every method reads; the others belong to one method each.
 SHARED_FIELDS = (BASE_URL, API_KEY, TIMEOUT)
@@ -59,6 +67,9 @@ SHARED_FIELDS = (BASE_URL, API_KEY, TIMEOUT)
 class JudgePrompt(StrEnum):
     CHAT = "chat"  # /api/chat with the model's own chat template
     QWEN3_RERANKER = "qwen3_reranker"  # /api/generate raw with Qwen3-Reranker's exact prompt
+
+
+_JUDGE_PROMPT_LABELS = {JudgePrompt.CHAT: "Chat", JudgePrompt.QWEN3_RERANKER: "Qwen3-Reranker"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,9 @@ class CompatibleSettings:
 
 
 @dataclass(frozen=True)
-class EmbeddingSettings:
+class SimilaritySettings:
+    """The method 'Ollama embedding similarity' (not the Text Embedding model type's EmbeddingSettings)."""
+
     query_prefix: str
     document_prefix: str
     batch_size: int
@@ -89,16 +102,8 @@ def _text(credentials: Mapping[str, Any], field: str) -> str:
 
 
 def rerank_method(credentials: Mapping[str, Any]) -> RerankMethod:
-    raw = _text(credentials, METHOD).strip()
-    if not raw:
-        return DEFAULT_METHOD
-    try:
-        return RerankMethod(raw)
-    except ValueError:
-        choices = ", ".join(f"'{label}'" for label in METHOD_LABELS.values())
-        raise OllamaConfigError(
-            f"Rerank method '{raw}' is unknown; open the model settings and pick one of {choices}."
-        ) from None
+    chosen = choice(credentials.get(METHOD), label="Rerank method", options=METHOD_LABELS, default=DEFAULT_METHOD)
+    return RerankMethod(chosen)
 
 
 def shared_fields_only(credentials: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,72 +111,32 @@ def shared_fields_only(credentials: Mapping[str, Any]) -> dict[str, Any]:
     return {field: credentials.get(field) for field in SHARED_FIELDS}
 
 
-def parse_whole_number(raw: Any, *, label: str, minimum: int, maximum: int, default: int | None) -> int | None:
-    """A whole number from a text field; empty means `default`."""
-    text = "" if raw is None else str(raw).strip()
-    if not text:
-        return default
-    try:
-        number = int(text)
-    except ValueError:
-        number = None
-    if number is None or not minimum <= number <= maximum:
-        empty = " or leave it empty" if default is None else f" or leave it empty for {default}"
-        raise OllamaConfigError(
-            f"{label} '{raw}' is not usable: enter a whole number from {minimum} to {maximum}{empty}."
-        )
-    return number
-
-
 def compatible_settings(credentials: Mapping[str, Any]) -> CompatibleSettings:
     return CompatibleSettings(
         endpoint=resolve_service_endpoint(credentials.get(BASE_URL)),
         api_key=_text(credentials, API_KEY).strip() or None,
         timeout=parse_timeout(credentials.get(TIMEOUT)),
-        batch_size=parse_whole_number(
-            credentials.get(SERVICE_BATCH_SIZE),
-            label="Documents per request",
-            minimum=1,
-            maximum=MAX_SERVICE_BATCH_SIZE,
-            default=None,
-        ),
+        batch_size=_SERVICE_BATCH_SIZE.read(credentials),
     )
 
 
-def embedding_settings(credentials: Mapping[str, Any]) -> EmbeddingSettings:
-    batch_size = parse_whole_number(
-        credentials.get(EMBEDDING_BATCH_SIZE),
-        label="Texts per embedding request",
-        minimum=1,
-        maximum=MAX_EMBEDDING_BATCH_SIZE,
-        default=DEFAULT_EMBEDDING_BATCH_SIZE,
-    )
-    assert batch_size is not None
-    return EmbeddingSettings(
+def similarity_settings(credentials: Mapping[str, Any]) -> SimilaritySettings:
+    return SimilaritySettings(
         query_prefix=unescape_prefix(_text(credentials, QUERY_PREFIX)),
         document_prefix=unescape_prefix(_text(credentials, DOCUMENT_PREFIX)),
-        batch_size=batch_size,
+        batch_size=_EMBEDDING_BATCH_SIZE.read(credentials),
     )
 
 
 def judge_settings(credentials: Mapping[str, Any]) -> JudgeSettings:
-    raw_prompt = _text(credentials, JUDGE_PROMPT).strip() or JudgePrompt.CHAT
-    try:
-        prompt = JudgePrompt(raw_prompt)
-    except ValueError:
-        raise OllamaConfigError(
-            f"Judge prompt format '{raw_prompt}' is unknown; pick 'Chat' or 'Qwen3-Reranker' in the model settings."
-        ) from None
-    concurrency = parse_whole_number(
-        credentials.get(JUDGE_CONCURRENCY),
-        label="Parallel requests",
-        minimum=1,
-        maximum=MAX_JUDGE_CONCURRENCY,
-        default=DEFAULT_JUDGE_CONCURRENCY,
+    prompt = choice(
+        credentials.get(JUDGE_PROMPT),
+        label="Judge prompt format",
+        options=_JUDGE_PROMPT_LABELS,
+        default=JudgePrompt.CHAT,
     )
-    assert concurrency is not None
     return JudgeSettings(
-        prompt=prompt,
+        prompt=JudgePrompt(prompt),
         instruction=_text(credentials, JUDGE_INSTRUCTION).strip() or DEFAULT_JUDGE_INSTRUCTION,
-        concurrency=concurrency,
+        concurrency=_JUDGE_CONCURRENCY.read(credentials),
     )

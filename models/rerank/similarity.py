@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from models.input_errors import UserInputError
 from models.rerank.ranking import ScoredDocument
-from models.rerank.settings import EmbeddingSettings
-from ollama_client import OllamaClient, OllamaUnsupportedFeatureError, get_model_info
+from models.rerank.settings import SimilaritySettings
+from models.validation import require_capability
+from ollama_client import OllamaClient
 from ollama_client.embed import embed
 
 
@@ -32,18 +35,18 @@ def cosine_similarity(first: Sequence[float], second: Sequence[float]) -> float:
     return max(-1.0, min(1.0, dot / norms))
 
 
+@dataclass(frozen=True)
 class EmbeddingSimilarity:
     """Scores documents against a query with one Ollama embedding model."""
 
-    def __init__(self, client: OllamaClient, model: str, settings: EmbeddingSettings) -> None:
-        self.client = client
-        self.model = model
-        self.settings = settings
+    client: OllamaClient
+    model: str
+    settings: SimilaritySettings
 
     def score(self, query: str, documents: Sequence[str]) -> list[ScoredDocument]:
         """One cosine score per document; empty documents score 0 and are not embedded."""
         if not query.strip():
-            raise ValueError("The rerank query is empty, so there is nothing to compare the documents with.")
+            raise UserInputError("The rerank query is empty, so there is nothing to compare the documents with.")
         self._check_embedding_model()
         embedded = [index for index, document in enumerate(documents) if document.strip()]
         if not embedded:
@@ -60,12 +63,8 @@ class EmbeddingSimilarity:
 
     def _check_embedding_model(self) -> None:
         # /api/embed answers for chat models too, with vectors that rank poorly: refuse them clearly.
-        info = get_model_info(self.client, self.model)
-        if info.has("embedding") is False:
-            raise OllamaUnsupportedFeatureError(
-                f"Model '{self.model}' on {self.client.config.base_url} is not an embedding model (it has: "
-                f"{', '.join(sorted(info.capabilities or ())) or 'none'}). Enter an embedding model such as "
-                "bge-m3 or nomic-embed-text as the model name, or choose the rerank method 'Ollama model as judge' "
-                "for a chat model.",
-                model=self.model,
-            )
+        fix = (
+            "Enter an embedding model such as bge-m3 or nomic-embed-text as the model name, or choose the rerank "
+            "method 'Ollama model as judge' for a chat model."
+        )
+        require_capability(self.client, self.model, "embedding", lacking="is not an embedding model", fix=fix)

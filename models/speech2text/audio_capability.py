@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.rerank.judge import version_at_least
+from models.validation import listed_capabilities
 from ollama_client import ModelInfo, OllamaClient, OllamaError
 
 AUDIO = "audio"
@@ -28,5 +29,5 @@ def missing_audio_message(client: OllamaClient, info: ModelInfo) -> str:
             f"Ollama at {url} does not report what model '{info.name}' can do (it is older than 0.6.4), so it "
             f"cannot take audio. {fix}"
         )
-    have = ", ".join(sorted(info.capabilities)) or "none"
+    have = listed_capabilities(info)
     return f"Model '{info.name}' on {url} does not have the '{AUDIO}' capability (it has: {have}). {fix}"

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
+from models.input_errors import UserInputError
+from models.media.audio_format import MP3, SUPPORTED, WAV, not_audio_name, ollama_audio_format, other_audio_name
+
 MAX_AUDIO_BYTES = 30 * 1024 * 1024  # what Dify's audio-to-text API accepts
 MAX_SEGMENTS = 60  # 30 min at 30 s: Dify's daemon ends a call after 600 s of wall time
 DEFAULT_SEGMENT_SECONDS = 30.0
@@ -23,15 +26,13 @@ DEFAULT_SEGMENT_SECONDS = 30.0
 _MP3_FIRST_FRAME_WITHIN = 64 * 1024
 _READ_BLOCK = 256 * 1024
 
-WAV, MP3 = "WAV", "MP3"
-SUPPORTED = f"{WAV} or {MP3}"
 CONVERT_HINT = (
     "Convert it to MP3 or WAV, e.g. `ffmpeg -i input -ac 1 -ar 16000 output.mp3`; Dify's voice input already "
     "records MP3."
 )
 
 
-class AudioInputError(ValueError):
+class AudioInputError(UserInputError):
     """A file the plugin cannot transcribe; the message says why and what to do."""
 
 
@@ -93,47 +94,22 @@ class AudioPlan:
 
 # --- recognising the format ----------------------------------------------------------------------------
 
-# Leading bytes -> what the file is, for formats Ollama does not take (the message names them).
-_OTHER_AUDIO = (
-    (b"fLaC", 0, "FLAC"),
-    (b"OggS", 0, "Ogg (Vorbis/Opus)"),
-    (b"#!AMR", 0, "AMR"),
-    (b"\x1a\x45\xdf\xa3", 0, "WebM/Matroska"),
-    (b"ftyp", 4, "M4A/MP4 (AAC)"),
-    (b"\x30\x26\xb2\x75", 0, "WMA/ASF"),
-    (b"FORM", 0, "AIFF"),
-)
-_NOT_AUDIO = (
-    (b"\x89PNG", 0, "a PNG image"),
-    (b"\xff\xd8\xff", 0, "a JPEG image"),
-    (b"GIF8", 0, "a GIF image"),
-    (b"%PDF", 0, "a PDF document"),
-    (b"PK\x03\x04", 0, "a ZIP archive (or an Office document)"),
-)
-
 
 def detect_format(head: bytes) -> str:
     """WAV or MP3 from the first bytes, as Ollama decides; raises AudioInputError naming anything else."""
     if not head:
         raise EmptyAudioError("The audio file is empty (0 bytes): record or upload the audio again.")
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return WAV
-    if head[:3] == b"ID3" or _mpeg_header(head[:4]) is not None:
-        return MP3
-    for magic, offset, name in _OTHER_AUDIO:
-        if head[offset : offset + len(magic)] == magic:
-            raise UnsupportedAudioFormatError(
-                f"The audio is {name}; Ollama's audio models take {SUPPORTED} only. {CONVERT_HINT}"
-            )
-    for magic, offset, name in _NOT_AUDIO:
-        if head[offset : offset + len(magic)] == magic:
-            raise NotAudioError(f"The file is {name}, not audio. Upload a {SUPPORTED} recording.")
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+    found = ollama_audio_format(head)
+    if found is not None:
+        return found
+    other = other_audio_name(head)
+    if other is not None:
         raise UnsupportedAudioFormatError(
-            f"The audio is AAC (ADTS); Ollama's audio models take {SUPPORTED} only. {CONVERT_HINT}"
+            f"The audio is {other}; Ollama's audio models take {SUPPORTED} only. {CONVERT_HINT}"
         )
-    if head[:4] == b"RIFF":
-        raise NotAudioError(f"The file is a RIFF '{head[8:12].decode('latin-1')}' file, not WAV audio.")
+    not_audio = not_audio_name(head)
+    if not_audio is not None:
+        raise NotAudioError(f"The file is {not_audio}, not audio. Upload a {SUPPORTED} recording.")
     shown = head[:8].hex(" ")
     raise UnsupportedAudioFormatError(
         f"The file is not in an audio format the plugin recognises (it starts with bytes {shown}). Ollama's "

@@ -18,11 +18,12 @@ from typing import IO, Any
 
 from dify_plugin import Speech2TextModel
 from dify_plugin.config.logger_format import plugin_logger_handler
-from dify_plugin.entities import I18nObject
-from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelType
+from dify_plugin.entities.model import AIModelEntity, ModelType
 from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError, InvokeError
 
 from models.connection import ollama_client
+from models.customizable_schema import customizable_schema
+from models.input_errors import UserInputError
 from models.invoke_errors import OllamaInvokeErrors, to_invoke_error
 from models.speech2text.audio_capability import AUDIO, missing_audio_message
 from models.speech2text.segments import AudioInputError, AudioPlan, Segment, iter_segment_audio, plan_segments
@@ -43,7 +44,7 @@ class OllamaSpeech2TextModel(OllamaInvokeErrors, Speech2TextModel):
         started = time.perf_counter()
         try:
             settings = Speech2TextSettings.from_credentials(credentials)
-        except ValueError as error:
+        except UserInputError as error:
             raise InvokeBadRequestError(str(error)) from error
         client = ollama_client(credentials)
         info = get_model_info(client, model)
@@ -78,19 +79,12 @@ class OllamaSpeech2TextModel(OllamaInvokeErrors, Speech2TextModel):
     def validate_credentials(self, model: str, credentials: Mapping[str, Any]) -> None:
         try:
             Speech2TextSettings.from_credentials(credentials)
-        except ValueError as error:
+        except UserInputError as error:
             raise CredentialsValidateFailedError(str(error)) from error
         check_model(credentials, model, needs=AUDIO, advice=missing_audio_message)
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping[str, Any]) -> AIModelEntity:
-        return AIModelEntity(
-            model=model,
-            label=I18nObject(en_US=model),
-            model_type=ModelType.SPEECH2TEXT,
-            fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
-            model_properties={},
-            parameter_rules=[],
-        )
+        return customizable_schema(model, ModelType.SPEECH2TEXT)
 
 
 def _failed_in(segment: Segment, plan: AudioPlan, error: InvokeError) -> InvokeError:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable
-from typing import Any
 
+from models.llm.think_tags import THINK_END, THINK_START
 from models.speech2text.settings import Speech2TextSettings
 from ollama_client import OllamaClient, OllamaStreamError
+from ollama_client.wire import ChatRequest
 
 SYSTEM_PROMPT = (
     "Transcribe the audio exactly as spoken. Output only the spoken words. Do not answer any question in the audio."
@@ -33,16 +34,15 @@ def system_prompt(settings: Speech2TextSettings) -> str:
     return prompt
 
 
-def chat_request(model: str, audio: bytes, settings: Speech2TextSettings, *, thinking_off: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [
+def chat_request(model: str, audio: bytes, settings: Speech2TextSettings, *, thinking_off: bool) -> ChatRequest:
+    body = ChatRequest(
+        model=model,
+        messages=[
             {"role": "system", "content": system_prompt(settings)},
             {"role": "user", "content": USER_PROMPT, "images": [base64.b64encode(audio).decode("ascii")]},
         ],
-        "stream": True,
-        "options": {"temperature": 0, "num_predict": MAX_TRANSCRIPT_TOKENS},
-    }
+        options={"temperature": 0, "num_predict": MAX_TRANSCRIPT_TOKENS},
+    )
     if thinking_off:
         # Only for models that list `thinking`: older servers refuse `think` on other models.
         body["think"] = False
@@ -57,12 +57,13 @@ def transcribe_clip(
     del audio  # the base64 copy in `body` is all that is needed now
     pieces: list[str] = []
     done_reason = None
-    for chunk in client.stream("/api/chat", body, model=model):
-        message = chunk.get("message")
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
-            pieces.append(message["content"])
-        if chunk.get("done") is True:
-            done_reason = chunk.get("done_reason")
+    for batch in client.chat(body):
+        for chunk in batch:
+            message = chunk.get("message")
+            if isinstance(message, dict) and isinstance(message.get("content"), str):
+                pieces.append(message["content"])
+            if chunk.get("done") is True:
+                done_reason = chunk.get("done_reason")
     if done_reason == "length":
         raise OllamaStreamError(
             f"Model '{model}' did not finish the transcript within {MAX_TRANSCRIPT_TOKENS} tokens (it may be "
@@ -72,7 +73,7 @@ def transcribe_clip(
     return clean_transcript("".join(pieces))
 
 
-_THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
+_THINK_BLOCK = re.compile(f"{re.escape(THINK_START)}.*?(?:{re.escape(THINK_END)}|\\Z)", re.DOTALL | re.IGNORECASE)
 # "Transcript:", "**Transcription:**", "Here is the transcription of the audio:", "The audio says:" …
 _LABEL = re.compile(
     r"^\s*(?:\*\*|__)?\s*(?:(?:here(?:'s| is)|this is)\s+(?:the|an?|your)\s+(?:exact\s+)?|the\s+)?"

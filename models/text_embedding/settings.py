@@ -1,7 +1,7 @@
 """The embedding fields of the model credential form, parsed and checked once per call.
 
 Dify sends every credential as a string (or leaves it out); this turns them into typed values
-and raises ValueError with a message naming the field and a correct example.
+and raises UserInputError (models/settings_fields.py) naming the field and a correct example.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from models.settings_fields import WholeNumberField, keep_alive, on_off
 from ollama_client.embed import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
-from ollama_client.keep_alive import keep_alive_value
 
 # Variable names in provider/ollama.yaml (prefixed: the LLM form has fields of its own).
 CONTEXT_SIZE = "embedding_context_size"
@@ -26,8 +26,9 @@ DOCUMENT_PREFIX = "embedding_document_prefix"
 FALLBACK_CONTEXT_SIZE = 2048
 MAX_CONTEXT_SIZE = 10_000_000
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
+_CONTEXT_SIZE = WholeNumberField(CONTEXT_SIZE, "Context size", 1, MAX_CONTEXT_SIZE, None, example=8192)
+_BATCH_SIZE = WholeNumberField(BATCH_SIZE, "Batch size", 1, MAX_BATCH_SIZE, DEFAULT_BATCH_SIZE)
+_DIMENSIONS = WholeNumberField(DIMENSIONS, "Dimensions", 1, 100_000, None, example=256)
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,11 @@ class EmbeddingSettings:
     @classmethod
     def from_credentials(cls, credentials: Mapping[str, Any]) -> EmbeddingSettings:
         return cls(
-            context_size=_optional_int(credentials, CONTEXT_SIZE, "Context size", 1, MAX_CONTEXT_SIZE, "8192"),
-            batch_size=_optional_int(credentials, BATCH_SIZE, "Batch size", 1, MAX_BATCH_SIZE, "32")
-            or DEFAULT_BATCH_SIZE,
-            truncate=_switch(credentials, TRUNCATE, "Truncate long texts", default=True),
-            dimensions=_optional_int(credentials, DIMENSIONS, "Dimensions", 1, 100_000, "256"),
-            keep_alive=keep_alive_value(credentials.get(KEEP_ALIVE), label="Keep alive"),
+            context_size=_CONTEXT_SIZE.read(credentials),
+            batch_size=_BATCH_SIZE.read(credentials),
+            truncate=on_off(credentials.get(TRUNCATE), label="Truncate long texts", default=True),
+            dimensions=_DIMENSIONS.read(credentials),
+            keep_alive=keep_alive(credentials.get(KEEP_ALIVE), label="Keep alive"),
             query_prefix=unescape_prefix(credentials.get(QUERY_PREFIX)),
             document_prefix=unescape_prefix(credentials.get(DOCUMENT_PREFIX)),
         )
@@ -56,42 +56,6 @@ class EmbeddingSettings:
     def runner_options(self) -> dict[str, Any]:
         """Ollama `options`: only what the user set, since a changed runner option reloads the model."""
         return {"num_ctx": self.context_size} if self.context_size else {}
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _optional_int(
-    credentials: Mapping[str, Any], key: str, label: str, low: int, high: int, example: str
-) -> int | None:
-    raw = credentials.get(key)
-    if _blank(raw):
-        return None
-    text = str(raw).strip()
-    try:
-        number = int(text)
-    except ValueError:
-        raise ValueError(
-            f"{label} must be a whole number from {low} to {high} or empty, got '{text}' (example: {example})."
-        ) from None
-    if isinstance(raw, bool) or not low <= number <= high:
-        raise ValueError(f"{label} must be a whole number from {low} to {high} or empty, got '{text}'.")
-    return number
-
-
-def _switch(credentials: Mapping[str, Any], key: str, label: str, *, default: bool) -> bool:
-    raw = credentials.get(key)
-    if isinstance(raw, bool):
-        return raw
-    if _blank(raw):
-        return default
-    text = str(raw).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"{label} must be 'true' or 'false', got '{raw}'.")
 
 
 def unescape_prefix(raw: Any) -> str:

@@ -12,11 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from dify_plugin import TextEmbeddingModel
-from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import (
     AIModelEntity,
     EmbeddingInputType,
-    FetchFrom,
     ModelPropertyKey,
     ModelType,
 )
@@ -24,6 +22,8 @@ from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbedd
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.connection import ollama_client
+from models.customizable_schema import customizable_schema
+from models.input_errors import UserInputError
 from models.invoke_errors import OllamaInvokeErrors
 from models.text_embedding.answer_size import check_answer_fits
 from models.text_embedding.prefixes import apply_prefix, prefix_for
@@ -88,7 +88,7 @@ class OllamaTextEmbeddingModel(OllamaInvokeErrors, TextEmbeddingModel):
     def validate_credentials(self, model: str, credentials: Mapping[str, Any]) -> None:
         try:
             settings = EmbeddingSettings.from_credentials(credentials)
-        except ValueError as error:
+        except UserInputError as error:
             raise CredentialsValidateFailedError(str(error)) from error
         info = check_model(credentials, model, needs="embedding")
         native = info.embedding_length
@@ -118,20 +118,14 @@ class OllamaTextEmbeddingModel(OllamaInvokeErrors, TextEmbeddingModel):
         # by validate_credentials and invoke instead.
         try:
             settings = EmbeddingSettings.from_credentials(credentials)
-        except ValueError:
+        except UserInputError:
             settings = EmbeddingSettings.from_credentials({})
-        return AIModelEntity(
-            model=model,
-            label=I18nObject(en_US=model),
-            model_type=ModelType.TEXT_EMBEDDING,
-            fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
-            model_properties={
-                ModelPropertyKey.CONTEXT_SIZE: settings.context_size or _trained_context(model, credentials),
-                # Dify sends at most this many texts per invoke while indexing.
-                ModelPropertyKey.MAX_CHUNKS: settings.batch_size,
-            },
-            parameter_rules=[],
-        )
+        properties = {
+            ModelPropertyKey.CONTEXT_SIZE: settings.context_size or _trained_context(model, credentials),
+            # Dify sends at most this many texts per invoke while indexing.
+            ModelPropertyKey.MAX_CHUNKS: settings.batch_size,
+        }
+        return customizable_schema(model, ModelType.TEXT_EMBEDDING, properties)
 
 
 def _vector_length(client: OllamaClient, model: str) -> int:
@@ -146,6 +140,6 @@ def _trained_context(model: str, credentials: Mapping[str, Any]) -> int:
     """The model's trained context length from /api/show (cached), or a modest fallback."""
     try:
         info = get_model_info(ollama_client(credentials), model)
-    except OllamaError:
+    except (OllamaError, UserInputError):
         return FALLBACK_CONTEXT_SIZE
     return info.context_length or FALLBACK_CONTEXT_SIZE

@@ -1,6 +1,11 @@
 """Every Ollama failure kind reaches Dify as the Invoke class Dify recognises, with our message."""
 
+import json
+
+import pydantic
 import pytest
+from dify_plugin.entities.model.llm import LLMUsage
+from dify_plugin.entities.model.message import UserPromptMessage
 from dify_plugin.errors.model import (
     InvokeAuthorizationError,
     InvokeBadRequestError,
@@ -11,9 +16,15 @@ from dify_plugin.errors.model import (
 )
 
 import ollama_client as oc
+from models.input_errors import UserInputError
 from models.invoke_errors import OLLAMA_TO_INVOKE, mapped_stream, to_invoke_error
 from models.llm.llm import OllamaLargeLanguageModel
+from models.llm.messages import InvalidToolArgumentsError
+from models.llm.prompt_files import UnsupportedContentError
+from models.llm.stream import ThinkingExhaustedError
+from models.media.base64_data import FileInputError
 from models.rerank.rerank import OllamaRerankModel
+from models.speech2text.segments import AudioTooLargeError
 from models.text_embedding.text_embedding import OllamaTextEmbeddingModel
 
 CASES = [
@@ -69,10 +80,75 @@ def test_models_sdk_error_hook_uses_our_mapping_without_canned_text(model_class)
     assert "Check the API key" in str(error)
 
 
-def test_bad_input_value_errors_are_bad_requests_and_unknown_errors_stay_generic():
-    assert type(to_invoke_error(ValueError("json_schema is not valid JSON"))) is InvokeBadRequestError
-    generic = to_invoke_error(RuntimeError("bug"))
-    assert type(generic) is InvokeError and "RuntimeError: bug" in str(generic)
+def _json_decode_error() -> json.JSONDecodeError:
+    try:
+        json.loads("{not json")
+    except json.JSONDecodeError as error:
+        return error
+    raise AssertionError("unreachable")
+
+
+def _validation_error() -> pydantic.ValidationError:
+    try:
+        LLMUsage.model_validate({"prompt_tokens": "many"})
+    except pydantic.ValidationError as error:
+        return error
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(
+    "bug",
+    [ValueError("vectors of different lengths"), _json_decode_error(), _validation_error(), RuntimeError("bug")],
+    ids=["ValueError", "JSONDecodeError", "ValidationError", "RuntimeError"],
+)
+def test_a_fault_of_the_plugin_is_not_reported_as_the_users_bad_request(bug):
+    error = to_invoke_error(bug)
+    assert type(error) is InvokeError
+    assert str(error).startswith(f"Unexpected error in the Ollama plugin: {type(bug).__name__}: ")
+
+
+@pytest.mark.parametrize(
+    "user_error",
+    [
+        UserInputError("Batch size '0' is not a whole number from 1 to 256."),
+        FileInputError("The image data is not valid base64 data."),
+        UnsupportedContentError("Ollama cannot take video input."),
+        InvalidToolArgumentsError("The conversation history holds a call to the tool 'f' whose arguments …"),
+        AudioTooLargeError("The audio file is 31.0 MB; the limit is 30 MB."),
+        ThinkingExhaustedError("The model used its whole output budget on thinking."),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_input_the_user_can_fix_is_a_bad_request_with_its_message(user_error):
+    error = to_invoke_error(user_error)
+    assert type(error) is InvokeBadRequestError
+    assert str(error) == str(user_error)
+
+
+def test_a_json_error_inside_an_invoke_reaches_dify_as_the_plugins_fault(monkeypatch, closed_port_url):
+    def broken_request(*args, **kwargs):
+        return json.loads("{not json")
+
+    monkeypatch.setattr("models.llm.llm.build_request", broken_request)
+    llm = OllamaLargeLanguageModel(model_schemas=[])
+    with pytest.raises(InvokeError) as caught:
+        list(llm.invoke("qwen3", {"base_url": closed_port_url}, [UserPromptMessage(content="Hi")], {}, stream=False))
+    assert type(caught.value) is InvokeError
+    assert "Unexpected error in the Ollama plugin: JSONDecodeError" in str(caught.value)
+
+
+def test_bad_settings_inside_an_invoke_stay_a_bad_request(closed_port_url):
+    llm = OllamaLargeLanguageModel(model_schemas=[])
+    with pytest.raises(InvokeBadRequestError, match="The JSON Schema parameter is not valid JSON"):
+        list(
+            llm.invoke(
+                "qwen3",
+                {"base_url": closed_port_url, "llm_structured_output": "true"},
+                [UserPromptMessage(content="Hi")],
+                {"json_schema": "{not json"},
+                stream=False,
+            )
+        )
 
 
 def test_mapped_stream_translates_errors_raised_while_iterating():

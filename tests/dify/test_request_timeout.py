@@ -10,8 +10,8 @@ import yaml
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.connection import MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, parse_timeout
+from models.input_errors import UserInputError
 from models.llm.llm import OllamaLargeLanguageModel
-from ollama_client import OllamaConfigError
 
 PROVIDER_YAML = Path(__file__).resolve().parents[2] / "provider" / "ollama.yaml"
 
@@ -32,7 +32,7 @@ def test_every_language_of_the_form_states_the_range_the_check_enforces():
 
 @pytest.mark.parametrize("typed", ["0.5", "0", "-3", "3601", "inf", "nan"])
 def test_out_of_range_values_are_refused_with_the_range(typed):
-    with pytest.raises(OllamaConfigError, match="between 1 and 3600"):
+    with pytest.raises(UserInputError, match=f"Request timeout '{typed}' is not a number of seconds from 1 to 3600"):
         parse_timeout(typed)
 
 
@@ -42,7 +42,10 @@ def test_in_range_values_are_accepted(typed, seconds):
 
 
 def test_saving_a_half_second_timeout_is_refused_before_any_connection(closed_port_url):
-    with pytest.raises(CredentialsValidateFailedError, match=r"Request timeout 0\.5 is out of range"):
+    with pytest.raises(
+        CredentialsValidateFailedError,
+        match=r"Request timeout '0\.5' is not a number of seconds from 1 to 3600\. Enter e\.g\. 600",
+    ):
         OllamaLargeLanguageModel(model_schemas=[]).validate_credentials(
             "qwen3", {"base_url": closed_port_url, "timeout": "0.5"}
         )

@@ -78,8 +78,9 @@ def test_other_formats_and_models_without_audio_are_bad_requests(plugin: PluginP
     ogg = audio_part("ogg", base64_data=base64.b64encode(b"OggS\x00\x02" + b"\x00" * 60).decode())
     refused = plugin.invoke_llm(AUDIO_MODEL, {"base_url": audio_fake.url}, user(ogg))
     assert refused.error_type == "InvokeBadRequestError"
-    assert "The audio 'voice.ogg' is Ogg, which Ollama cannot take: audio input works with WAV or MP3" in (
-        refused.error_description
+    assert (
+        "The audio 'voice.ogg' is Ogg (Vorbis/Opus), which Ollama cannot take: audio input works with WAV or MP3"
+        in (refused.error_description)
     )
 
     mp3 = audio_part("mp3", base64_data=base64.b64encode(SDK_MP3).decode())

@@ -1,4 +1,8 @@
-"""A real loopback HTTP server that plays Ollama for the plugin's tests."""
+"""A real loopback HTTP server that plays Ollama for the plugin's tests.
+
+server.py (FakeOllama: life cycle, scripting, request log) is built from scenario.py, chunks.py, library.py,
+builtin_routes.py and handler.py; embed_handler.py and audio.py are scripted answers that follow Ollama closely.
+"""
 
 from .server import (
     FIXTURES_DIR,

@@ -210,7 +210,7 @@ def test_validation_uses_api_show_and_never_generates(fake_ollama: FakeOllama) -
         ("mistral", {}, r"ollama pull mistral.*Models available.*llama3\.2"),
         ("nomic-embed-text", {}, "Add it as Text Embedding instead"),
         ("llama3.2", {"vision": "true"}, "Vision support is set to Yes"),
-        ("llama3.2", {"context_size": "big"}, "Model context size must be a whole number"),
+        ("llama3.2", {"context_size": "big"}, "Model context size 'big' is not a whole number"),
     ],
 )
 def test_validation_messages_say_what_to_do(fake_ollama: FakeOllama, model: str, fields: dict, message: str) -> None:

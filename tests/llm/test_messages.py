@@ -24,6 +24,7 @@ from dify_plugin.entities.model.message import (
     VideoPromptMessageContent,
 )
 
+from models.input_errors import UserInputError
 from models.llm.messages import (
     UnsupportedContentError,
     split_thinking,
@@ -348,19 +349,20 @@ def test_audio_as_a_data_url_and_an_id3_mp3() -> None:
 @pytest.mark.parametrize(
     ("data", "fmt", "named"),
     [
-        (b"OggS\x00\x02" + b"\0" * 40, "ogg", "Ogg"),
+        (b"OggS\x00\x02" + b"\0" * 40, "ogg", "Ogg (Vorbis/Opus)"),
         (b"fLaC\x00\x00\x00\x22" + b"\0" * 40, "flac", "FLAC"),
-        (b"\x1aE\xdf\xa3\x9fB\x86\x81" + b"\0" * 40, "webm", "WebM"),
-        (b"\x00\x00\x00\x20ftypM4A " + b"\0" * 40, "m4a", "M4A/MP4"),
+        (b"\x1aE\xdf\xa3\x9fB\x86\x81" + b"\0" * 40, "webm", "WebM/Matroska"),
+        (b"\x00\x00\x00\x20ftypM4A " + b"\0" * 40, "m4a", "M4A/MP4 (AAC)"),
         (b"#!AMR\n" + b"\0" * 40, "amr", "AMR"),
-        (b"\xff\xf1\x50\x80" + b"\0" * 40, "aac", "AAC"),  # ADTS AAC: an MPEG-like sync, but not MP3
-        (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "mp3", "MP3"),  # declared MP3, bytes are not: named by the declaration
+        (b"\xff\xf1\x50\x80" + b"\0" * 40, "aac", "AAC (ADTS)"),  # an MPEG-like sync, but not MP3
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "mp3", "a PNG image"),  # declared MP3: named by its bytes
+        (b"\x00\x01\x02\x03" + b"\0" * 40, "opus", "OPUS"),  # unknown bytes: named by the declaration
     ],
 )
 def test_other_audio_formats_are_refused_naming_the_format_and_what_works(data: bytes, fmt: str, named: str) -> None:
     message = UserPromptMessage(content=[audio_part(data, fmt, filename=f"voice.{fmt}")])
 
-    with pytest.raises(ValueError) as caught:  # -> InvokeBadRequestError
+    with pytest.raises(UserInputError) as caught:  # -> InvokeBadRequestError
         to_ollama_messages([message], audio=True, model="gemma4:e4b")
 
     text = str(caught.value)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from dify_plugin.entities.model import DefaultParameterName
 
+from models.input_errors import UserInputError
 from models.llm.llm import OllamaLargeLanguageModel
 from models.llm.parameters import (
     clean_stop,
@@ -127,7 +128,7 @@ def test_keep_alive_values_are_sent_with_the_types_ollama_accepts(typed: Any, se
 
 @pytest.mark.parametrize("typed", ["forever", "5 minutes", "m5", "1d"])
 def test_unparseable_keep_alive_is_a_clear_error(typed: str) -> None:
-    with pytest.raises(ValueError, match="not a duration: use e.g. 5m"):
+    with pytest.raises(UserInputError, match="not a duration: use e.g. 5m"):
         params({"keep_alive": typed})
 
 
@@ -140,7 +141,7 @@ def test_think_is_only_sent_when_the_user_set_it() -> None:
 def test_think_level_overrides_think() -> None:
     assert params({"think": False, "think_level": "high"}).fields["think"] == "high"
     assert params({"think_level": "max"}).fields["think"] == "max"
-    with pytest.raises(ValueError, match="Thinking level 'extreme'"):
+    with pytest.raises(UserInputError, match="Thinking level 'extreme'"):
         params({"think_level": "extreme"})
 
 
@@ -177,7 +178,7 @@ def test_a_schema_that_has_a_property_called_schema_is_not_unwrapped() -> None:
 
 @pytest.mark.parametrize(("raw", "message"), [("{not json", "not valid JSON"), ("[1, 2]", "must be a JSON object")])
 def test_invalid_json_schema_is_a_clear_error(raw: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserInputError, match=message):
         params({"json_schema": raw})
 
 

@@ -12,6 +12,7 @@ from dify_plugin.entities.model.message import (
     UserPromptMessage,
 )
 
+from models.input_errors import UserInputError
 from models.llm.request import build_request
 from models.llm.schema import Capabilities, LLMSettings
 
@@ -33,14 +34,13 @@ def with_image() -> UserPromptMessage:
     )
 
 
-def test_chat_request_streams_and_sends_the_context_size() -> None:
+def test_chat_request_sends_the_messages_and_the_context_size() -> None:
     request = build_request("qwen3", LLMSettings(context_size=16384), caps(), [UserPromptMessage(content="Hi")], {})
 
-    assert request.path == "/api/chat" and request.chat
+    assert request.chat
     assert request.body == {
         "model": "qwen3",
         "messages": [{"role": "user", "content": "Hi"}],
-        "stream": True,
         "options": {"num_ctx": 16384},
     }
     assert request.show_thinking is True
@@ -72,13 +72,12 @@ def test_completion_mode_uses_generate_with_prompt_system_and_images() -> None:
         stop=["\n\n"],
     )
 
-    assert request.path == "/api/generate" and not request.chat
+    assert not request.chat
     assert request.body == {
         "model": "llava",
         "prompt": "What is it?",
         "system": "Describe plainly.",
         "images": [PNG],
-        "stream": True,
         "think": True,
         "options": {"temperature": 0.1, "num_ctx": 8192, "stop": ["\n\n"]},
     }
@@ -88,7 +87,7 @@ def test_images_for_a_model_without_vision_are_refused_before_any_download() -> 
     def must_not_fetch(_image: ImagePromptMessageContent) -> str:
         raise AssertionError("downloaded although the request is refused")
 
-    with pytest.raises(ValueError, match="cannot read images"):
+    with pytest.raises(UserInputError, match="cannot read images"):
         build_request("llama3.2", LLMSettings(), caps(vision=False), [with_image()], {}, fetch_image=must_not_fetch)
     # Unknown (old server, or /api/show unreachable): sent.
     request = build_request("m", LLMSettings(), caps(vision=None), [with_image()], {})
@@ -115,5 +114,5 @@ def test_audio_reaches_ollama_only_for_a_model_with_the_audio_capability() -> No
     request = build_request("gemma4:e4b", LLMSettings(), caps(audio=True), [message], {})
     assert request.body["messages"] == [{"role": "user", "content": "What is said?", "images": [wav]}]
     for audio in (False, None):
-        with pytest.raises(ValueError, match="audio input.*Ollama 0.20.0 or newer"):
+        with pytest.raises(UserInputError, match="audio input.*Ollama 0.20.0 or newer"):
             build_request("llama3.2", LLMSettings(), caps(audio=audio), [message], {})

@@ -8,6 +8,7 @@ import pytest
 from dify_plugin.entities.model import ModelFeature, ModelPropertyKey
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
+from models.input_errors import UserInputError
 from models.llm.llm import OllamaLargeLanguageModel
 from models.llm.schema import (
     LLMSettings,
@@ -62,15 +63,15 @@ def test_switch_values() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"llm_context_size": "lots"}, "Model context size must be a whole number"),
-        ({"llm_context_size": "100"}, "at least 256"),
+        ({"llm_context_size": "lots"}, "Model context size 'lots' is not a whole number from 256 to"),
+        ({"llm_context_size": "100"}, "from 256 to 10000000. Enter e.g. 8192, or leave it empty for 8192"),
         ({"llm_max_tokens": "-5"}, "Upper bound for max tokens"),
-        ({"llm_mode": "embedding"}, "Mode must be 'chat' or 'completion'"),
-        ({"llm_vision": "maybe"}, "Vision support must be Auto, Yes or No"),
+        ({"llm_mode": "embedding"}, "Mode 'embedding' is not one of 'chat', 'completion'"),
+        ({"llm_vision": "maybe"}, "Vision support 'maybe' is not Auto, Yes or No"),
     ],
 )
 def test_bad_values_are_errors_when_validating_and_defaults_when_building_a_schema(fields, message) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserInputError, match=message):
         read_settings(fields, strict=True)
     read_settings(fields)  # never breaks the schema
 
@@ -217,5 +218,5 @@ def test_audio_feature_follows_the_audio_capability_and_its_switch() -> None:
     assert not audio_declared(no, info("completion", "audio"))
     [problem] = switched_on_but_missing(yes, info("completion"))
     assert "Audio input support is set to Yes" in problem and "'audio'" in problem
-    with pytest.raises(ValueError, match="Audio input support must be Auto, Yes or No"):
+    with pytest.raises(UserInputError, match="Audio input support 'sometimes' is not Auto, Yes or No"):
         read_settings({"llm_audio": "sometimes"}, strict=True)

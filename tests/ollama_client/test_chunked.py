@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,13 +27,15 @@ from ollama_client import (
     OllamaTimeoutError,
     RetryPolicy,
     close_pooled_clients,
+    pool,
 )
-from ollama_client.chunked import ChunkedBody, TappedBackend
+from ollama_client.chunked import TESTED_HTTPCORE, ChunkedBody, TappedBackend, install_chunked_reader
 from ollama_client.pool import http_client_for
 from tests.fake_ollama import FakeOllama, Scenario, chat_chunk
 from tests.ollama_client.burst_server import burst_server, frame
 
 MODEL = "qwen3"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -271,3 +275,43 @@ def test_answers_the_fast_path_does_not_apply_to_are_read_by_httpx(fake_ollama: 
     fake_ollama.enqueue("POST", "/api/chat", Scenario.ndjson(objects))
     assert list(client.stream("/api/chat", {"model": MODEL})) == objects
     assert counted_reads
+
+
+# --- the pinned versions --------------------------------------------------------------------------------------
+
+
+def test_the_fast_reader_is_installed_on_the_pinned_httpcore(caplog: pytest.LogCaptureFixture):
+    """Fails on an httpx or httpcore release whose internals no longer take the fast reader: then pin or adapt."""
+    import httpcore
+    from packaging.specifiers import SpecifierSet
+
+    pinned = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("httpcore")]
+    assert pinned == ["httpcore" + TESTED_HTTPCORE]
+    assert httpcore.__version__ in SpecifierSet(TESTED_HTTPCORE), "the installed httpcore is not the tested range"
+    with caplog.at_level(logging.WARNING, logger="ollama_client.pool"):
+        pooled = http_client_for("http://127.0.0.1:9")
+    assert isinstance(pooled._transport._pool._network_backend, TappedBackend)
+    assert install_chunked_reader(pooled) is True  # installing twice changes nothing
+    assert not caplog.records
+
+
+def test_a_client_the_reader_cannot_tap_is_left_unchanged():
+    mocked = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+    assert install_chunked_reader(mocked) is False
+
+
+def test_without_the_fast_reader_streams_still_work_and_one_warning_says_why(
+    fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, counted_reads
+):
+    monkeypatch.setattr(pool, "install_chunked_reader", lambda client: False)  # as on an untested httpcore
+    monkeypatch.setattr(pool, "_warned", False)
+    objects = lines("still", " fine")
+    with caplog.at_level(logging.WARNING, logger="ollama_client.pool"):
+        for _ in range(2):
+            fake_ollama.enqueue("POST", "/api/chat", Scenario.ndjson(objects))
+            assert list(client_for(fake_ollama.url).stream("/api/chat", {"model": MODEL})) == objects
+            close_pooled_clients()  # the next request builds a new pool: still one warning in all
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 1
+    assert "httpcore" in warnings[0] and TESTED_HTTPCORE in warnings[0] and "requirements.txt" in warnings[0]
+    assert not counted_reads

@@ -16,10 +16,10 @@ from ollama_client import (
     OllamaClient,
     OllamaConnectionError,
     OllamaModelNotFoundError,
+    OllamaTLSError,
     RetryPolicy,
     close_pooled_clients,
 )
-from ollama_client.errors import OllamaTLSError
 
 NO_WAIT = RetryPolicy(backoff_seconds=0)
 

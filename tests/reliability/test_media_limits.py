@@ -135,7 +135,7 @@ def test_audio_urls_are_fetched_under_the_same_policy_and_checked(fake_ollama: F
 
     [message] = to_ollama_messages(prompt(audio(1)), audio=True, model="gemma4:e4b")
     assert message["images"] == [base64.b64encode(wav).decode()]
-    with pytest.raises(FileInputError, match="is Ogg, which Ollama cannot take: audio input works with WAV or MP3"):
+    with pytest.raises(FileInputError, match=r"is Ogg \(Vorbis/Opus\), which Ollama cannot take: .* WAV or MP3"):
         to_ollama_messages(prompt(audio(2)), audio=True, model="gemma4:e4b")
     with pytest.raises(FileInputError, match="'text/html', not audio"):
         to_ollama_messages(prompt(audio(3)), audio=True, model="gemma4:e4b")

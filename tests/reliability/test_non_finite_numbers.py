@@ -11,10 +11,11 @@ from dify_plugin.entities.model.message import UserPromptMessage
 from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
 
 from models.connection import parse_timeout
+from models.input_errors import UserInputError
 from models.llm.llm import OllamaLargeLanguageModel
 from models.llm.schema import forget_failed_lookups
 from models.text_embedding.text_embedding import OllamaTextEmbeddingModel
-from ollama_client import ClientConfig, OllamaClient, OllamaConfigError, clear_cache, close_pooled_clients
+from ollama_client import ClientConfig, OllamaClient, clear_cache, close_pooled_clients
 from ollama_client.client import RetryPolicy
 from ollama_client.keep_alive import keep_alive_value
 from tests.fake_ollama import FakeOllama
@@ -43,7 +44,7 @@ def test_keep_alive_refuses_non_finite_numbers(raw: str):
 
 @pytest.mark.parametrize("raw", NON_FINITE)
 def test_request_timeout_refuses_non_finite_numbers(raw: str):
-    with pytest.raises(OllamaConfigError, match="Request timeout"):
+    with pytest.raises(UserInputError, match=f"Request timeout '{raw}' is not a number of seconds from 1 to 3600"):
         parse_timeout(raw)
 
 

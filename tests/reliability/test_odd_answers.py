@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from dify_plugin.errors.model import InvokeBadRequestError, InvokeServerUnavailableError
 
+from models.input_errors import UserInputError
 from models.invoke_errors import to_invoke_error
 from models.llm.stream import MAX_BLOCKING_ANSWER_BYTES, MAX_CHUNK_CHARS, StreamTranslator, collect
 from ollama_client import OllamaStreamError
@@ -112,7 +113,7 @@ def test_a_huge_text_delta_leaves_in_chunks_well_under_the_daemon_line_limit() -
 def test_a_blocking_answer_too_large_for_one_message_is_a_clear_error() -> None:
     piece = "x" * 2**20
     chunks = [message(content=piece) for _ in range(MAX_BLOCKING_ANSWER_BYTES // 2**20 + 1)] + [DONE]
-    with pytest.raises(ValueError, match="Lower Max Tokens") as caught:
+    with pytest.raises(UserInputError, match="Lower Max Tokens") as caught:
         collect(iter(chunks), StreamTranslator(MODEL, plain_usage))
 
     assert isinstance(to_invoke_error(caught.value), InvokeBadRequestError)

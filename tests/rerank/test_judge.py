@@ -7,6 +7,7 @@ import math
 import pytest
 
 from models.connection import ollama_client
+from models.input_errors import UserInputError
 from models.rerank.judge import (
     QWEN3_PREFIX,
     QWEN3_SUFFIX,
@@ -86,8 +87,7 @@ def test_versions_compare_numerically(version, expected):
 
 
 def test_the_chat_format_asks_one_token_with_top_logprobs_through_the_models_template():
-    path, body = judge_request(JudgePrompt.CHAT, MODEL, "Find facts", QUERY, DOCS[1], think_off=True)
-    assert path == "/api/chat"
+    body = judge_request(JudgePrompt.CHAT, MODEL, "Find facts", QUERY, DOCS[1], think_off=True)
     assert body["messages"][1] == {
         "role": "user",
         "content": f"<Instruct>: Find facts\n<Query>: {QUERY}\n<Document>: {DOCS[1]}",
@@ -96,13 +96,11 @@ def test_the_chat_format_asks_one_token_with_top_logprobs_through_the_models_tem
     assert body["logprobs"] is True
     assert body["top_logprobs"] == 20
     assert body["options"] == {"temperature": 0, "num_predict": 1}
-    assert body["stream"] is False
     assert body["think"] is False
 
 
 def test_the_qwen3_reranker_format_sends_its_exact_raw_prompt_and_no_think_for_other_models():
-    path, body = judge_request(JudgePrompt.QWEN3_RERANKER, MODEL, "Find facts", QUERY, DOCS[1], think_off=False)
-    assert path == "/api/generate"
+    body = judge_request(JudgePrompt.QWEN3_RERANKER, MODEL, "Find facts", QUERY, DOCS[1], think_off=False)
     assert body["raw"] is True
     assert "think" not in body
     assert body["prompt"] == (
@@ -128,6 +126,7 @@ def test_each_document_is_judged_once_and_empty_ones_are_not_sent(fake_ollama: F
     assert [doc.score for doc in scored] == pytest.approx([p_yes_for(text) for text in DOCS[:3]] + [0.0])
     requests = fake_ollama.requests_to(path)
     assert sorted(request.json["model"] for request in requests) == [MODEL] * 3
+    assert all(request.json["stream"] is False for request in requests)  # one short answer each
     assert all(request.json["think"] is False for request in requests)  # qwen3 has the thinking capability
 
 
@@ -164,7 +163,7 @@ def test_a_server_without_logprobs_gets_an_error_naming_the_minimum_version(fake
 
 def test_a_model_that_never_says_yes_or_no_is_reported_with_its_first_tokens(fake_ollama: FakeOllama):
     # The built-in chat (0.13.0) answers "Hello" with logprobs but no yes/no among the alternatives.
-    with pytest.raises(ValueError, match=r"neither 'yes' nor 'no' for any document \(its first tokens: 'Hello'\)"):
+    with pytest.raises(UserInputError, match=r"neither 'yes' nor 'no' for any document \(its first tokens: 'Hello'\)"):
         judge(fake_ollama).score(QUERY, DOCS)
 
 

@@ -114,7 +114,7 @@ def test_errors_reach_dify_as_invoke_errors_with_our_message(model, fake_ollama:
         model.invoke("m", creds(fake_ollama.url + "/v1/rerank", "compatible_service"), QUERY, DOCS, 0.0, 0)
     with pytest.raises(InvokeConnectionError, match=closed_port_url):
         model.invoke("nomic-embed-text", creds(closed_port_url, "embedding_similarity"), QUERY, DOCS, 0.0, 0)
-    with pytest.raises(InvokeBadRequestError, match="Rerank method 'cohere' is unknown"):
+    with pytest.raises(InvokeBadRequestError, match="Rerank method 'cohere' is not one of 'Auto', "):
         model.invoke("m", creds(fake_ollama, "cohere"), QUERY, DOCS, 0.0, 0)
     fake_ollama.version = "0.12.10"
     with pytest.raises(InvokeBadRequestError, match="needs Ollama 0.12.11 or newer"):
@@ -148,7 +148,7 @@ def test_validating_a_compatible_service_sends_one_real_rerank(model, fake_ollam
         ("embedding_similarity", "nomic-embed-text", {"rerank_embedding_batch_size": "0"}, "Texts per embedding"),
         ("llm_judge", "nomic-embed-text", {}, "does not have the 'completion' capability"),
         ("llm_judge", "qwen3", {"rerank_judge_concurrency": "100"}, "Parallel requests '100'"),
-        ("llm_judge", "qwen3", {"rerank_method": "bogus"}, "Rerank method 'bogus' is unknown"),
+        ("llm_judge", "qwen3", {"rerank_method": "bogus"}, "Rerank method 'bogus' is not one of"),
     ],
 )
 def test_validation_failures_say_what_to_do(model, fake_ollama: FakeOllama, method, model_name, fields, message):

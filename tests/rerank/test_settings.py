@@ -1,24 +1,24 @@
-"""Reading the rerank credential fields."""
+"""Reading the rerank credential fields (the Similarity settings are not the Text Embedding type's)."""
 
 from __future__ import annotations
 
 import pytest
 
+from models.input_errors import UserInputError
 from models.rerank.settings import (
     DEFAULT_JUDGE_INSTRUCTION,
     DEFAULT_METHOD,
     CompatibleSettings,
-    EmbeddingSettings,
     JudgePrompt,
     JudgeSettings,
     RerankMethod,
+    SimilaritySettings,
     compatible_settings,
-    embedding_settings,
     judge_settings,
     rerank_method,
     shared_fields_only,
+    similarity_settings,
 )
-from ollama_client import OllamaConfigError
 from rerank_client import resolve_service_endpoint
 
 
@@ -26,7 +26,7 @@ def test_the_method_defaults_to_auto_and_unknown_ones_list_the_choices():
     assert rerank_method({}) is RerankMethod.AUTO
     assert rerank_method({"rerank_method": " "}) is RerankMethod.AUTO
     assert rerank_method({"rerank_method": "llm_judge"}) is RerankMethod.LLM_JUDGE
-    with pytest.raises(OllamaConfigError, match="'Auto', 'Compatible rerank service', 'Ollama embedding similarity'"):
+    with pytest.raises(UserInputError, match="'Auto', 'Compatible rerank service', 'Ollama embedding similarity'"):
         rerank_method({"rerank_method": "api_rerank"})
 
 
@@ -54,22 +54,25 @@ def test_compatible_settings_use_the_shared_fields():
 
 @pytest.mark.parametrize("typed", ["0", "-3", "abc", "2.5", "100000"])
 def test_a_bad_documents_per_request_says_the_allowed_range(typed):
-    with pytest.raises(OllamaConfigError, match=r"Documents per request .* whole number from 1 to 10000"):
+    with pytest.raises(
+        UserInputError,
+        match=r"Documents per request '.*' is not a whole number from 1 to 10000\. Enter e\.g\. 32, or leave it empty\.",
+    ):
         compatible_settings({"base_url": "http://tei:8080", "rerank_service_batch_size": typed})
 
 
-def test_embedding_settings_default_and_turn_a_typed_backslash_n_into_a_line_break():
-    assert embedding_settings({}) == EmbeddingSettings(query_prefix="", document_prefix="", batch_size=32)
-    settings = embedding_settings(
+def test_similarity_settings_default_and_turn_a_typed_backslash_n_into_a_line_break():
+    assert similarity_settings({}) == SimilaritySettings(query_prefix="", document_prefix="", batch_size=32)
+    settings = similarity_settings(
         {
             "rerank_query_prefix": r"Instruct: Find passages\nQuery: ",
             "rerank_document_prefix": "search_document: ",
             "rerank_embedding_batch_size": "8",
         }
     )
-    assert settings == EmbeddingSettings("Instruct: Find passages\nQuery: ", "search_document: ", 8)
-    with pytest.raises(OllamaConfigError, match="Texts per embedding request '999'.*1 to 256"):
-        embedding_settings({"rerank_embedding_batch_size": "999"})
+    assert settings == SimilaritySettings("Instruct: Find passages\nQuery: ", "search_document: ", 8)
+    with pytest.raises(UserInputError, match="Texts per embedding request '999'.*1 to 256"):
+        similarity_settings({"rerank_embedding_batch_size": "999"})
 
 
 def test_judge_settings_default_and_check_their_fields():
@@ -82,16 +85,16 @@ def test_judge_settings_default_and_check_their_fields():
         }
     )
     assert settings == JudgeSettings(JudgePrompt.QWEN3_RERANKER, "Find laws", 2)
-    with pytest.raises(OllamaConfigError, match="Parallel requests '64'.*1 to 32"):
+    with pytest.raises(UserInputError, match="Parallel requests '64'.*1 to 32"):
         judge_settings({"rerank_judge_concurrency": "64"})
-    with pytest.raises(OllamaConfigError, match="Judge prompt format 'xml' is unknown"):
+    with pytest.raises(UserInputError, match="Judge prompt format 'xml' is not one of 'Chat', 'Qwen3-Reranker'"):
         judge_settings({"rerank_judge_prompt": "xml"})
 
 
 def test_fields_of_other_methods_are_never_read():
     # Dify keeps values of fields the form hides; a stale one must not block the chosen method.
     credentials = {"base_url": "http://h:11434", "rerank_judge_concurrency": "many", "rerank_service_batch_size": "x"}
-    assert embedding_settings(credentials).batch_size == 32
+    assert similarity_settings(credentials).batch_size == 32
 
 
 def test_the_form_offers_every_method_in_every_language_and_defaults_to_auto(repo_root):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from models.connection import ollama_client
-from models.rerank.settings import EmbeddingSettings
+from models.input_errors import UserInputError
+from models.rerank.settings import SimilaritySettings
 from models.rerank.similarity import EmbeddingSimilarity, cosine_similarity
 from ollama_client import OllamaUnsupportedFeatureError, clear_cache
 from tests.fake_ollama import FakeOllama
@@ -28,7 +29,7 @@ def server(fake_ollama: FakeOllama) -> FakeOllama:
 
 
 def similarity(fake: FakeOllama, model: str = MODEL, **settings) -> EmbeddingSimilarity:
-    chosen = EmbeddingSettings(**{"query_prefix": "", "document_prefix": "", "batch_size": 32, **settings})
+    chosen = SimilaritySettings(**{"query_prefix": "", "document_prefix": "", "batch_size": 32, **settings})
     return EmbeddingSimilarity(ollama_client({"base_url": fake.url}), model, chosen)
 
 
@@ -77,7 +78,7 @@ def test_a_chat_model_is_refused_because_its_vectors_rank_poorly(server: FakeOll
 
 
 def test_an_empty_query_is_a_clear_error(server: FakeOllama):
-    with pytest.raises(ValueError, match="query is empty"):
+    with pytest.raises(UserInputError, match="query is empty"):
         similarity(server).score("  ", DOCS)
 
 

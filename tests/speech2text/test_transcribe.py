@@ -29,7 +29,7 @@ def test_the_request_carries_the_audio_in_images_with_temperature_0_and_thinking
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": USER_PROMPT, "images": [base64.b64encode(b"RIFFxxxxWAVE").decode()]},
     ]
-    assert body["stream"] is True and body["think"] is False and body["options"]["temperature"] == 0
+    assert body["think"] is False and body["options"]["temperature"] == 0
 
 
 def test_think_is_not_sent_to_a_model_without_thinking():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from models.input_errors import UserInputError
 from models.text_embedding.settings import (
     DAEMON_LINE_LIMIT_BYTES,
     EmbeddingSettings,
@@ -71,7 +72,7 @@ def test_keep_alive_numbers_go_out_as_numbers_and_durations_as_strings(raw, expe
     ],
 )
 def test_bad_fields_name_the_field(field, value, words):
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises(UserInputError, match=words):
         EmbeddingSettings.from_credentials({field: value})
 
 

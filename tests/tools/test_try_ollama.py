@@ -133,6 +133,7 @@ def test_happy_path_shows_models_thinking_tool_round_trip_embeddings_and_rerank(
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert "Traceback" not in out + result.stderr
+    assert '"event"' not in out  # the adapters' JSON log lines for Dify's daemon stay off the terminal
     assert "Ollama 0.13.0" in out
     models = section(out, "Models on the server")
     assert [line.split() for line in models.splitlines()[2:]] == [
@@ -200,6 +201,16 @@ def test_unreachable_ollama_says_how_to_start_it_without_a_traceback(closed_port
     assert "connection refused" in result.stdout
     for advice in ("ollama serve", "OLLAMA_HOST=0.0.0.0", "http://host.docker.internal:11434", "--base-url"):
         assert advice in result.stdout
+
+
+def test_a_bad_timeout_is_one_line_saying_what_to_enter_without_a_traceback(
+    closed_port_url: str, tmp_path: Path
+) -> None:
+    result = run_script("--base-url", closed_port_url, "--timeout", "0.5", cwd=tmp_path)
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Request timeout '0.5' is not a number of seconds from 1 to 3600" in result.stdout
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
