@@ -30,29 +30,42 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMResultChunkDelta, LLMUsage
 from dify_plugin.entities.model.message import AssistantPromptMessage
 
-from models.input_errors import UserInputError
+from models.llm.answer_errors import (
+    AnswerTooLargeError,
+    MalformedAnswerError,
+    ThinkingExhaustedError,
+    ToolArgumentsError,
+    malformed,
+)
 from models.llm.think_tags import THINK_END, THINK_START
-from models.llm.tokens import estimate_texts_tokens
+from models.llm.tool_calls import ToolCall, ToolCallIds, dify_tool_calls
+from models.llm.usage import PromptTokenEstimate, exhausted_message, finish_reason, usage_counts, warn_if_context_full
 from ollama_client import OllamaStreamError
 from ollama_client.errors import no_done_error
-from ollama_client.wire import token_count
+
+__all__ = [
+    "THINK_CLOSE",
+    "THINK_OPEN",
+    "AnswerTooLargeError",
+    "MalformedAnswerError",
+    "StreamTranslator",
+    "ThinkingExhaustedError",
+    "ToolArgumentsError",
+    "collect",
+]
 
 logger = logging.getLogger(__name__)
 
-ToolCall = AssistantPromptMessage.ToolCall
 UsageFactory = Callable[[int, int], LLMUsage]
-PromptTokenEstimate = Callable[[], int]
 
 _EMPTY: Mapping[str, Any] = {}
 _validate_chunk = LLMResultChunk.__pydantic_validator__.validate_python
-CONTEXT_FULL_RATIO = 0.95
 # One Dify text chunk carries at most this many characters (<= 1.5 MiB as JSON even if every character
 # needs a 6-byte escape), far under the daemon's 5 MiB stdout line, whatever one Ollama line holds.
 MAX_CHUNK_CHARS = 256 * 1024
@@ -86,134 +99,6 @@ class _Final:
         self.calls = calls
         self.usage = usage
         self.finish_reason = finish_reason
-
-
-class MalformedAnswerError(OllamaStreamError):
-    """Ollama (or a proxy in front of it) sent a chunk Dify cannot use: not the user's input."""
-
-
-class ToolArgumentsError(MalformedAnswerError):
-    """A tool call whose arguments are not a JSON object: Dify's agents could not run the tool."""
-
-
-class ThinkingExhaustedError(UserInputError):
-    """The token budget ran out while the model was still thinking: no answer, only `length`."""
-
-
-class AnswerTooLargeError(UserInputError):
-    """A blocking answer larger than one message to Dify may be."""
-
-
-class ToolCallIds:
-    """Hands out tool-call ids that are unique within one response."""
-
-    def __init__(self) -> None:
-        self._used: set[str] = set()
-
-    def assign(self, proposed: Any) -> str:
-        if isinstance(proposed, str) and proposed and proposed not in self._used:
-            call_id = proposed
-        else:
-            if proposed:
-                logger.warning("Ollama repeated tool-call id %r in one response; giving the call a new id", proposed)
-            call_id = "call_" + uuid.uuid4().hex
-        self._used.add(call_id)
-        return call_id
-
-
-def _arguments_text(arguments: Any, name: str) -> str:
-    """Dify's arguments string, always a JSON object (agents json.loads it and call the tool with it)."""
-    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
-        return "{}"
-    if isinstance(arguments, Mapping):
-        return json.dumps(arguments, ensure_ascii=False)
-    if isinstance(arguments, str):  # Ollama sends an object; a proxy in front of it may send a string
-        try:
-            if isinstance(json.loads(arguments), dict):
-                return arguments
-        except ValueError:
-            pass
-    shown = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
-    raise ToolArgumentsError(
-        f"The model called the tool '{name}' with arguments that are not a JSON object ({shown[:200]!r}), so the "
-        "tool cannot be run. Retry, or use a model that calls tools reliably."
-    )
-
-
-def _call_name(raw: Any) -> str | None:
-    """The function name of one Ollama tool call, or None when the call is unusable."""
-    if not isinstance(raw, Mapping):
-        return None
-    function = raw.get("function")
-    if not isinstance(function, Mapping):
-        return None
-    name = function.get("name")
-    return name.strip() if isinstance(name, str) and name.strip() else None
-
-
-def to_dify_tool_call(raw: Mapping[str, Any], name: str, ids: ToolCallIds) -> ToolCall:
-    """One complete Ollama tool call (`arguments` is an object) -> Dify's (arguments as a JSON string)."""
-    return ToolCall(
-        id=ids.assign(raw.get("id")),
-        type="function",
-        function=ToolCall.ToolCallFunction(
-            name=name, arguments=_arguments_text(raw["function"].get("arguments"), name)
-        ),
-    )
-
-
-def finish_reason(done_reason: Any, made_tool_calls: bool) -> str:
-    """Dify's finish reason: `tool_calls` when calls were made, `length` when cut by a limit, else `stop`."""
-    if made_tool_calls:
-        return "tool_calls"
-    if done_reason == "length":
-        return "length"
-    return "stop"
-
-
-def _count(value: Any) -> int | None:
-    """A token count Ollama reported, or None when absent or not believable (logged)."""
-    count = token_count(value)
-    if count is None and value is not None:
-        logger.warning("Ollama reported an implausible token count (%.40r); estimating instead", value)
-    return count
-
-
-def _usage_counts(
-    done_chunk: Mapping[str, Any], estimate_prompt: PromptTokenEstimate, generated: Iterable[str]
-) -> tuple[int, int]:
-    prompt_tokens = _count(done_chunk.get("prompt_eval_count"))
-    completion_tokens = _count(done_chunk.get("eval_count"))
-    if not prompt_tokens:
-        # 0 or absent on a full prompt-cache hit; the prompt still occupied the context.
-        prompt_tokens = estimate_prompt()
-    if completion_tokens is None:
-        completion_tokens = estimate_texts_tokens(generated)
-    return prompt_tokens, completion_tokens
-
-
-def _warn_if_context_full(done_chunk: Mapping[str, Any], context_window: int | None, model: str) -> None:
-    """Ollama drops the oldest messages to fit num_ctx without saying so; a prompt that fills the
-    window is the visible trace of that."""
-    prompt_tokens = _count(done_chunk.get("prompt_eval_count"))
-    if context_window and prompt_tokens and prompt_tokens >= CONTEXT_FULL_RATIO * context_window:
-        logger.warning(
-            "model %s: the prompt took %d of %d context tokens; Ollama has probably cut older messages. "
-            "Raise 'Model context size' (num_ctx) if answers miss earlier context.",
-            model,
-            prompt_tokens,
-            context_window,
-        )
-
-
-def _exhausted_message(done_chunk: Mapping[str, Any]) -> str:
-    spent = _count(done_chunk.get("eval_count"))
-    spent_text = f" ({spent} tokens)" if spent is not None else ""
-    return (
-        f"The model used its whole output budget{spent_text} on thinking and wrote no answer "
-        "(Ollama stopped with done_reason 'length'). Raise Max Tokens, raise the context size, or turn "
-        "thinking off / choose a lower think level."
-    )
 
 
 class StreamTranslator:
@@ -326,20 +211,20 @@ class StreamTranslator:
         elif source is None:
             source = _EMPTY  # a final chunk without `message` (Ollama's chat history example)
         else:
-            raise self._malformed(f"'message' is {type(source).__name__}, not an object")
+            raise malformed(self._model, f"'message' is {type(source).__name__}, not an object")
         content, thinking = source.get(self._text_key), source.get("thinking")
         if content is not None and type(content) is not str:
-            raise self._malformed(f"the text is {type(content).__name__}, not a string")
+            raise malformed(self._model, f"the text is {type(content).__name__}, not a string")
         if thinking:
             if type(thinking) is not str:
-                raise self._malformed(f"'thinking' is {type(thinking).__name__}, not a string")
+                raise malformed(self._model, f"'thinking' is {type(thinking).__name__}, not a string")
             self._think(thinking, out)
         if content:
             self._close_thinking(out)
             self._answer_started = True
             self._generated.append(content)
             out.append(content)
-        calls = self._tool_calls(source.get("tool_calls"))
+        calls = dify_tool_calls(source.get("tool_calls"), self._ids, self._model)
         if calls:
             self._close_thinking(out)
             self._answer_started = True
@@ -376,39 +261,17 @@ class StreamTranslator:
             self._thinking_open = False
             out.append(THINK_CLOSE)
 
-    def _tool_calls(self, raw_calls: Any) -> list[ToolCall]:
-        if raw_calls is None:
-            return []
-        if not isinstance(raw_calls, list):
-            raise self._malformed(f"'tool_calls' is {type(raw_calls).__name__}, not a list")
-        calls: list[ToolCall] = []
-        for raw in raw_calls:
-            name = _call_name(raw)
-            if name is None:
-                logger.warning("model %s: skipped a tool call without a function name: %.200r", self._model, raw)
-                continue
-            calls.append(to_dify_tool_call(raw, name, self._ids))
-        if raw_calls and not calls:
-            raise self._malformed("its tool calls have no function name")
-        return calls
-
     def _final(self, chunk: Mapping[str, Any], calls: list[ToolCall]) -> _Final:
         self._done = True
         done_reason = chunk.get("done_reason")
         if done_reason == "length" and self._thought and not self._answer_started:
-            raise ThinkingExhaustedError(_exhausted_message(chunk))
-        _warn_if_context_full(chunk, self._context_window, self._model)
-        prompt_tokens, completion_tokens = _usage_counts(chunk, self._estimate_prompt, self._generated)
+            raise ThinkingExhaustedError(exhausted_message(chunk))
+        warn_if_context_full(chunk, self._context_window, self._model)
+        prompt_tokens, completion_tokens = usage_counts(chunk, self._estimate_prompt, self._generated)
         return _Final(
             calls,
             self._usage(prompt_tokens, completion_tokens),
             finish_reason(done_reason, self._tool_calls_made > 0),
-        )
-
-    def _malformed(self, what: str) -> MalformedAnswerError:
-        return MalformedAnswerError(
-            f"Ollama's answer for model '{self._model}' is malformed ({what}); it cannot be shown in Dify. "
-            "Check any proxy between Dify and Ollama, update Ollama, or retry."
         )
 
     # -- the emitter ---------------------------------------------------------------------------
