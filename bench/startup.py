@@ -46,6 +46,9 @@ EMPTY_SOURCES = {
     "models/rerank/rerank.py": (
         "from dify_plugin import RerankModel\n\n\nclass OllamaRerankModel(RerankModel):\n    pass\n"
     ),
+    "models/speech2text/speech2text.py": (
+        "from dify_plugin import Speech2TextModel\n\n\nclass OllamaSpeech2TextModel(Speech2TextModel):\n    pass\n"
+    ),
 }
 
 
