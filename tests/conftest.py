@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from models.llm.schema import forget_failed_lookups
+from models.rerank.auto import forget_resolutions
+from ollama_client import clear_cache, close_pooled_clients
+from rerank_client import forget_endpoints
+
 # Always import the rig as `tests.…` (pytest's pythonpath puts the repository root on sys.path): a relative
 # import would load a second copy of the module under another name, and `isinstance` checks would fail.
 from tests.fake_ollama import SHARED_EXAMPLES_DIR, FakeOllama
@@ -63,3 +68,22 @@ def instant_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         "ollama_client.client.DEFAULT_RETRY_POLICY", RetryPolicy(backoff_seconds=0, max_retry_after_seconds=0)
     )
+
+
+def forget_process_state() -> None:
+    close_pooled_clients()
+    clear_cache()
+    forget_failed_lookups()
+    forget_endpoints()
+    forget_resolutions()
+
+
+@pytest.fixture
+def fresh_caches() -> Iterator[None]:
+    """The test starts and ends with nothing an earlier one left in the process: no pooled connections, cached
+    /api/show answers, remembered failed lookups, rerank endpoints or Auto choices. Fakes of earlier tests may
+    have had the same port, so what was kept could belong to another server. Modules opt in with
+    `pytestmark = pytest.mark.usefixtures("fresh_caches")`."""
+    forget_process_state()
+    yield
+    forget_process_state()

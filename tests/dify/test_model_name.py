@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from dify_plugin.entities.model.message import UserPromptMessage
 
 from models.llm.llm import OllamaLargeLanguageModel
-from models.llm.schema import forget_failed_lookups
 from models.text_embedding.text_embedding import OllamaTextEmbeddingModel
-from ollama_client import clear_cache
 from tests.fake_ollama import FakeOllama
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 PASTED = " qwen3 \n"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
-    clear_cache()
-    forget_failed_lookups()
-    yield
-    clear_cache()
-    forget_failed_lookups()
 
 
 def test_validation_finds_a_pasted_model_name(fake_ollama: FakeOllama):

@@ -4,33 +4,20 @@
 from __future__ import annotations
 
 import base64
-import io
-import wave
-from pathlib import Path
 from typing import Any
 
-import dify_plugin
 import pytest
 
 from tests.e2e.driver import PluginProcess
 from tests.fake_ollama import FakeOllama, Scenario
+from tests.speech2text.audio_files import sdk_mp3, wav_bytes
 
 pytestmark = pytest.mark.e2e
 
-SDK_MP3 = (Path(dify_plugin.__file__).parent / "interfaces" / "model" / "audio.mp3").read_bytes()
+SDK_MP3 = sdk_mp3()
 AUDIO_MODEL = "gemma4:e4b"
 FILE = "/files/2b7c9d1e-3f4a-4b5c-8d6e-7f8091a2b3c4/file-preview"
 SIGNED = "?timestamp=1700000000&nonce=n0nce&sign=s1gnature"
-
-
-def wav_bytes(seconds: float = 1.0) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes(b"\x01\x00" * int(16000 * seconds))
-    return buffer.getvalue()
 
 
 def audio_part(fmt: str, **source: str) -> dict[str, Any]:
@@ -59,7 +46,7 @@ def test_the_schema_declares_audio_for_a_model_that_has_it(plugin: PluginProcess
 
 
 def test_a_voice_message_and_an_audio_file_reach_the_model_in_order(plugin: PluginProcess, audio_fake: FakeOllama):
-    wav = wav_bytes()
+    wav = wav_bytes(1.0)
     audio_fake.set_route("GET", FILE, Scenario(parts=(wav,), content_type="audio/wav"))
     messages = user(
         audio_part("mp3", base64_data=base64.b64encode(SDK_MP3).decode()),

@@ -20,7 +20,6 @@ from dify_plugin.entities.model.message import UserPromptMessage
 
 from models.llm.llm import OllamaLargeLanguageModel
 from models.llm.stream import StreamTranslator, collect
-from ollama_client import clear_cache, close_pooled_clients
 from tests.fake_ollama import chat_chunk
 from tests.ollama_client.burst_server import burst_server
 
@@ -128,16 +127,7 @@ def test_blocking_answer_keeps_the_block_whole_for_the_agent() -> None:
     assert [call.function.name for call in result.message.tool_calls] == ["get_weather"]
 
 
-@pytest.fixture
-def fresh_state():
-    close_pooled_clients()
-    clear_cache()
-    yield
-    close_pooled_clients()
-    clear_cache()
-
-
-@pytest.mark.usefixtures("fresh_state")
+@pytest.mark.usefixtures("fresh_caches")
 @pytest.mark.parametrize("name", ["thinking then tool call", "thinking then call on done"])
 def test_through_the_model_class_over_a_socket(name: str) -> None:
     """The plugin's own output, read in one burst from a real socket, as the Agent node receives it."""

@@ -4,11 +4,9 @@ against the fake Ollama over real HTTP."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dify_plugin.entities.model.llm import LLMResultChunk
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
     PromptMessageTool,
@@ -23,23 +21,17 @@ from dify_plugin.errors.model import (
 )
 
 from models.llm.llm import OllamaLargeLanguageModel
-from models.llm.schema import forget_failed_lookups
-from ollama_client import clear_cache
 from tests.fake_ollama import FakeOllama, Scenario
+
+from .support import text
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 WEATHER = PromptMessageTool(
     name="get_weather",
     description="Weather for a city",
     parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 )
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
-    clear_cache()
-    forget_failed_lookups()
-    yield
-    clear_cache()
 
 
 def invoke(fake: FakeOllama | str, model: str = "qwen3", *, stream: bool = True, credentials: dict | None = None, **kw):
@@ -56,10 +48,6 @@ def invoke(fake: FakeOllama | str, model: str = "qwen3", *, stream: bool = True,
             stream,
         )
     )
-
-
-def text(chunks: list[LLMResultChunk]) -> str:
-    return "".join(chunk.delta.message.content for chunk in chunks)
 
 
 def chat_body(fake: FakeOllama) -> dict[str, Any]:

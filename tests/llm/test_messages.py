@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
-import wave
-from pathlib import Path
 
-import dify_plugin
 import pytest
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
@@ -32,8 +28,9 @@ from models.llm.messages import (
     to_ollama_messages,
     to_ollama_tools,
 )
+from tests.fake_ollama import SHARED_EXAMPLES_DIR
+from tests.speech2text.audio_files import SDK_MP3, wav_bytes
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "ollama-examples"
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 
@@ -50,7 +47,7 @@ def image(data: str = PNG_1PX) -> ImagePromptMessageContent:
 
 
 def load_jsonc(name: str) -> dict:
-    text = (SHARED / name).read_text(encoding="utf-8")
+    text = (SHARED_EXAMPLES_DIR / name).read_text(encoding="utf-8")
     return json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.MULTILINE))
 
 
@@ -230,7 +227,9 @@ def test_tool_call_arguments_are_always_sent_as_an_object(arguments: str, expect
 
 
 def test_matches_the_upstream_parallel_tool_loop_example() -> None:
-    example = json.loads((SHARED / "tool_calling_mdx.parallel.followup_request.json").read_text())["messages"]
+    example = json.loads((SHARED_EXAMPLES_DIR / "tool_calling_mdx.parallel.followup_request.json").read_text())[
+        "messages"
+    ]
     calls = [c["function"] for c in example[1]["tool_calls"]]
     history = [
         UserPromptMessage(content=example[0]["content"]),
@@ -290,18 +289,6 @@ def test_generate_fields_with_only_a_user_message() -> None:
 
 # --- audio (models with the `audio` capability, Ollama 0.20.0+) -----------------------------------------
 
-SDK_MP3 = Path(dify_plugin.__file__).parent / "interfaces" / "model" / "audio.mp3"
-
-
-def wav_bytes(seconds: float = 0.1) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes(b"\0\0" * int(16000 * seconds))
-    return buffer.getvalue()
-
 
 def audio_part(data: bytes, fmt: str = "wav", **fields) -> AudioPromptMessageContent:
     return AudioPromptMessageContent(
@@ -310,7 +297,7 @@ def audio_part(data: bytes, fmt: str = "wav", **fields) -> AudioPromptMessageCon
 
 
 def test_wav_and_mp3_go_into_images_in_order_with_the_images() -> None:
-    wav, mp3 = wav_bytes(), SDK_MP3.read_bytes()
+    wav, mp3 = wav_bytes(0.1), SDK_MP3.read_bytes()
     message = UserPromptMessage(
         content=[
             TextPromptMessageContent(data="Describe the picture, then answer the recording."),
@@ -335,7 +322,7 @@ def test_wav_and_mp3_go_into_images_in_order_with_the_images() -> None:
 
 def test_audio_as_a_data_url_and_an_id3_mp3() -> None:
     id3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + SDK_MP3.read_bytes()[:2000]
-    data_url = "data:audio/wav;base64," + base64.b64encode(wav_bytes()).decode()
+    data_url = "data:audio/wav;base64," + base64.b64encode(wav_bytes(0.1)).decode()
     message = UserPromptMessage(
         content=[
             AudioPromptMessageContent(format="wav", mime_type="audio/wav", url=data_url),
@@ -372,7 +359,7 @@ def test_other_audio_formats_are_refused_naming_the_format_and_what_works(data: 
 
 def test_audio_for_a_model_without_the_capability_is_refused_naming_the_ollama_version() -> None:
     message = UserPromptMessage(
-        content=[TextPromptMessageContent(data="Hi"), audio_part(wav_bytes(), filename="a.wav")]
+        content=[TextPromptMessageContent(data="Hi"), audio_part(wav_bytes(0.1), filename="a.wav")]
     )
 
     with pytest.raises(UnsupportedContentError) as without:
@@ -396,7 +383,7 @@ def test_audio_is_refused_before_any_image_is_downloaded() -> None:
     message = UserPromptMessage(
         content=[
             ImagePromptMessageContent(format="png", mime_type="image/png", url="http://files.example/cat.png"),
-            audio_part(wav_bytes()),
+            audio_part(wav_bytes(0.1)),
         ]
     )
     with pytest.raises(UnsupportedContentError):

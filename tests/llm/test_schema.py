@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from dify_plugin.entities.model import ModelFeature, ModelPropertyKey
 from dify_plugin.errors.model import CredentialsValidateFailedError
@@ -13,24 +11,16 @@ from models.llm.llm import OllamaLargeLanguageModel
 from models.llm.schema import (
     LLMSettings,
     build_schema,
-    forget_failed_lookups,
     read_settings,
     resolve_capabilities,
     switched_on_but_missing,
 )
-from ollama_client import ModelInfo, clear_cache
+from ollama_client import ModelInfo
 from tests.fake_ollama import FakeOllama, Scenario
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 TOOL_FEATURES = {ModelFeature.TOOL_CALL, ModelFeature.MULTI_TOOL_CALL, ModelFeature.STREAM_TOOL_CALL}
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
-    clear_cache()
-    forget_failed_lookups()
-    yield
-    clear_cache()
-    forget_failed_lookups()
 
 
 def info(*capabilities: str, context: int | None = 40960) -> ModelInfo:

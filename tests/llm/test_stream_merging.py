@@ -14,11 +14,13 @@ from dify_plugin.entities.model.message import AssistantPromptMessage, UserPromp
 
 from models.llm.llm import OllamaLargeLanguageModel
 from models.llm.stream import THINK_CLOSE, THINK_OPEN, StreamTranslator, ThinkingExhaustedError
-from ollama_client import OllamaStreamError, clear_cache, close_pooled_clients
+from ollama_client import OllamaStreamError
 from tests.fake_ollama import FakeOllama, Scenario, chat_chunk
 from tests.ollama_client.burst_server import burst_server
 
-from .support import FIXTURES, fixture_chunks, plain_usage
+from .support import FIXTURES, fixture_chunks, plain_usage, text
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 MODEL = "qwen3"
 GOOD_FIXTURES = sorted(
@@ -40,10 +42,6 @@ def merged(batches: Iterable[Sequence[dict[str, Any]]], *, chat: bool = True, sh
     out = [dify for batch in batches for dify in translator.translate(batch)]
     translator.finish()
     return out
-
-
-def text(chunks: Sequence[LLMResultChunk]) -> str:
-    return "".join(chunk.delta.message.content for chunk in chunks)
 
 
 def calls(chunks: Sequence[LLMResultChunk]) -> list[tuple[str, str]]:
@@ -161,15 +159,6 @@ def test_text_chunks_are_built_exactly_like_the_sdk_constructors_would():
 
 
 # --- through the model class, over real sockets -------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def fresh_state():
-    close_pooled_clients()
-    clear_cache()
-    yield
-    close_pooled_clients()
-    clear_cache()
 
 
 def invoke(url: str):

@@ -10,20 +10,25 @@ import httpx
 import pytest
 import respx
 
-from ollama_client import ClientConfig, OllamaClient, capabilities, clear_cache, get_model_info
+from ollama_client import ClientConfig, OllamaClient, capabilities, get_model_info
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 SHOW_URL = "http://ollama.test:11434/api/show"
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    clear_cache()
-    yield
-    clear_cache()
-
-
 def client() -> OllamaClient:
     return OllamaClient(ClientConfig.create("http://ollama.test:11434"))
+
+
+def show_gains_tools_on_the_second_ask() -> respx.Route:
+    """/api/show answers without the tools capability, then with it (the model was updated in between)."""
+    return respx.post(SHOW_URL).mock(
+        side_effect=[
+            httpx.Response(200, json={"capabilities": ["completion"]}),
+            httpx.Response(200, json={"capabilities": ["completion", "tools"]}),
+        ]
+    )
 
 
 def wait_until(condition, seconds: float = 3.0) -> None:
@@ -66,12 +71,7 @@ def test_an_expired_answer_is_served_at_once_and_refreshed_in_the_background(mon
 
 @respx.mock
 def test_validation_never_gets_a_stale_answer(monkeypatch):
-    route = respx.post(SHOW_URL).mock(
-        side_effect=[
-            httpx.Response(200, json={"capabilities": ["completion"]}),
-            httpx.Response(200, json={"capabilities": ["completion", "tools"]}),
-        ]
-    )
+    route = show_gains_tools_on_the_second_ask()
     get_model_info(client(), "qwen3")
     assert get_model_info(client(), "qwen3", max_age=0).has("tools") is True
     assert route.call_count == 2
@@ -94,12 +94,7 @@ def test_a_failed_refresh_keeps_serving_the_last_answer_without_asking_on_every_
 
 @respx.mock
 def test_a_very_old_answer_is_not_served(monkeypatch):
-    route = respx.post(SHOW_URL).mock(
-        side_effect=[
-            httpx.Response(200, json={"capabilities": ["completion"]}),
-            httpx.Response(200, json={"capabilities": ["completion", "tools"]}),
-        ]
-    )
+    route = show_gains_tools_on_the_second_ask()
     get_model_info(client(), "qwen3")
     monkeypatch.setattr(capabilities, "CACHE_TTL_SECONDS", 1e-9)
     monkeypatch.setattr(capabilities, "MAX_STALE_SECONDS", 0.0)

@@ -12,7 +12,6 @@ import logging
 import shutil
 import ssl
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,15 +33,10 @@ from ollama_client.pool import http_client_for
 from tests.fake_ollama import FakeOllama, Scenario, chat_chunk
 from tests.ollama_client.burst_server import burst_server, frame
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 MODEL = "qwen3"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools() -> Iterator[None]:
-    close_pooled_clients()
-    yield
-    close_pooled_clients()
 
 
 class ScriptedStream:

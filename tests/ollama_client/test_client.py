@@ -28,16 +28,11 @@ from ollama_client import (
 )
 from ollama_client.pool import http_client_for
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 BASE = "http://ollama.test:11434"
 SECRET = "sk-test-abcdef0123456789"
 NO_WAIT = RetryPolicy(backoff_seconds=0)
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools():
-    close_pooled_clients()
-    yield
-    close_pooled_clients()
 
 
 def client(api_key: str | None = None, timeout: float = 30) -> OllamaClient:

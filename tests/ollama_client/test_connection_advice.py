@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -18,17 +19,11 @@ from ollama_client import (
     OllamaModelNotFoundError,
     OllamaTLSError,
     RetryPolicy,
-    close_pooled_clients,
 )
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 NO_WAIT = RetryPolicy(backoff_seconds=0)
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools():
-    close_pooled_clients()
-    yield
-    close_pooled_clients()
 
 
 def client_for(base_url: str, api_key: str | None = None, retry: RetryPolicy = NO_WAIT) -> OllamaClient:
@@ -43,26 +38,61 @@ def refused(request):
     raise httpx.ConnectError("[Errno 111] Connection refused") from ConnectionRefusedError(111, "refused")
 
 
+@pytest.mark.parametrize(
+    ("base_url", "version_url", "failure", "says", "does_not_say"),
+    [
+        pytest.param(
+            "http://host.docker.internal:11434",
+            "http://host.docker.internal:11434/api/version",
+            dns_failure,
+            ["host name could not be resolved", 'extra_hosts: ["host.docker.internal:host-gateway"]', "LAN IP"],
+            ["use http://host.docker.internal"],
+            id="unresolvable host.docker.internal gets the Linux fix, not itself",
+        ),
+        pytest.param(
+            "http://ollama-box:11434",
+            "http://ollama-box:11434/api/version",
+            dns_failure,
+            ["spelling of the host name", "IP address"],
+            ["host.docker.internal"],
+            id="unresolvable other name suggests the IP address",
+        ),
+        pytest.param(
+            "http://gateway.test",
+            "http://gateway.test/api/version",
+            refused,
+            [
+                "connection refused",
+                "port 11434 by default",
+                "uses port 80",
+                "without a port means port 80",
+                "add :11434",
+            ],
+            [],
+            id="refused on a port other than 11434 names Ollama's default port",
+        ),
+        pytest.param(
+            "192.168.1.20",
+            "http://192.168.1.20:11434/api/version",
+            refused,
+            ["http://192.168.1.20:11434/api/version", "OLLAMA_HOST=0.0.0.0"],
+            ["by default, but"],
+            id="refused on 11434 of another machine says listen on all interfaces",
+        ),
+    ],
+)
 @respx.mock
-def test_unresolvable_host_docker_internal_gets_the_linux_fix_not_itself():
-    respx.get("http://host.docker.internal:11434/api/version").mock(side_effect=dns_failure)
+def test_a_connection_failure_gets_the_advice_that_fits_it_and_the_address(
+    base_url: str, version_url: str, failure: Callable[[httpx.Request], None], says: list[str], does_not_say: list[str]
+):
+    respx.get(version_url).mock(side_effect=failure)
     with pytest.raises(OllamaConnectionError) as caught:
-        client_for("http://host.docker.internal:11434").version()
+        client_for(base_url).version()
     message = str(caught.value)
-    assert "host name could not be resolved" in message
-    assert 'extra_hosts: ["host.docker.internal:host-gateway"]' in message
-    assert "LAN IP" in message
-    assert "use http://host.docker.internal" not in message
-
-
-@respx.mock
-def test_unresolvable_other_name_suggests_the_ip_address():
-    respx.get("http://ollama-box:11434/api/version").mock(side_effect=dns_failure)
-    with pytest.raises(OllamaConnectionError) as caught:
-        client_for("http://ollama-box:11434").version()
-    message = str(caught.value)
-    assert "spelling of the host name" in message and "IP address" in message
-    assert "host.docker.internal" not in message
+    for advice in says:
+        assert advice in message
+    for wrong in does_not_say:
+        assert wrong not in message
 
 
 @pytest.fixture
@@ -104,34 +134,12 @@ def test_https_to_a_plain_http_server_says_use_http_and_is_not_retried(plain_htt
     assert len(accepted) == 1  # a retry cannot help, so none is made
 
 
-@respx.mock
-def test_refused_on_a_port_other_than_11434_names_ollamas_default_port():
-    respx.get("http://gateway.test/api/version").mock(side_effect=refused)
-    with pytest.raises(OllamaConnectionError) as caught:
-        client_for("http://gateway.test").version()
-    message = str(caught.value)
-    assert "connection refused" in message
-    assert "port 11434 by default" in message and "uses port 80" in message
-    assert "without a port means port 80" in message and "add :11434" in message
-
-
 def test_refused_on_a_typed_port_names_the_default_port(closed_port_url):
     with pytest.raises(OllamaConnectionError) as caught:
         client_for(closed_port_url).version()
     message = str(caught.value)
     assert "port 11434 by default" in message and "add :11434" in message
     assert "host.docker.internal" in message  # 127.0.0.1 inside a container is the container itself
-
-
-@respx.mock
-def test_refused_on_11434_of_another_machine_says_listen_on_all_interfaces():
-    respx.get("http://192.168.1.20:11434/api/version").mock(side_effect=refused)
-    with pytest.raises(OllamaConnectionError) as caught:
-        client_for("192.168.1.20").version()
-    message = str(caught.value)
-    assert "http://192.168.1.20:11434/api/version" in message
-    assert "by default, but" not in message
-    assert "OLLAMA_HOST=0.0.0.0" in message
 
 
 def unauthorized(route_url: str, body: dict | None = None) -> None:

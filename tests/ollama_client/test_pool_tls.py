@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
 
 import certifi
 import httpx
 import pytest
 
-from ollama_client import close_pooled_clients
 from ollama_client.pool import http_client_for, tls_context
 
-
-@pytest.fixture(autouse=True)
-def fresh_pools() -> Iterator[None]:
-    close_pooled_clients()
-    yield
-    close_pooled_clients()
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def test_new_pools_build_no_tls_context_of_their_own(monkeypatch: pytest.MonkeyPatch):

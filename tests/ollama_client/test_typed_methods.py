@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from ollama_client import ClientConfig, OllamaClient, OllamaConnectionError, OllamaStreamError, close_pooled_clients
+from ollama_client import ClientConfig, OllamaClient, OllamaConnectionError, OllamaStreamError
 from ollama_client.wire import ChatRequest, GenerateRequest
 from tests.fake_ollama import FakeOllama, Scenario, chat_chunk, generate_chunk
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 MODEL = "qwen3"
 TOOL_CALL = {"id": "call_7", "function": {"index": 1, "name": "get_time", "arguments": {"zone": "UTC"}}}
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools() -> Iterator[None]:
-    close_pooled_clients()
-    yield
-    close_pooled_clients()
 
 
 def client(fake: FakeOllama) -> OllamaClient:

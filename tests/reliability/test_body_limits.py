@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import socket
 import tracemalloc
-from collections.abc import Iterator
 
 import pytest
 
-from ollama_client import ClientConfig, OllamaClient, OllamaResponseTooLargeError, close_pooled_clients
+from ollama_client import ClientConfig, OllamaClient, OllamaResponseTooLargeError
 from ollama_client.embed import embed
 from tests.reliability.raw_server import CHUNKED_HEAD, RawRequest, RawServer, chunk, json_head
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 MIB = 1024 * 1024
 HUGE = 200 * MIB
 PIECE = b'{"padding": "' + b"x" * (MIB - 20) + b'",\n'
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools() -> Iterator[None]:
-    close_pooled_clients()
-    yield
-    close_pooled_clients()
 
 
 def huge_answer(chunked: bool):

@@ -4,23 +4,13 @@ and asks again once the failure has expired (issue 13, point 9: this mutation us
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from models.llm import schema
-from ollama_client import clear_cache, close_pooled_clients
 from tests.fake_ollama import FakeOllama, Scenario
 
-
-@pytest.fixture(autouse=True)
-def fresh_state() -> Iterator[None]:
-    close_pooled_clients()
-    clear_cache()
-    schema.forget_failed_lookups()
-    yield
-    clear_cache()
-    schema.forget_failed_lookups()
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def test_after_a_failed_lookup_capabilities_are_asked_again_once_the_failure_expires(

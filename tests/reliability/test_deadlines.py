@@ -6,38 +6,27 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from models.connection import ollama_client
-from models.llm.schema import forget_failed_lookups, model_profile
+from models.llm.schema import model_profile
 from models.validation import check_model
 from ollama_client import (
     ClientConfig,
     OllamaClient,
     OllamaConnectionError,
     OllamaTimeoutError,
-    clear_cache,
-    close_pooled_clients,
 )
 from ollama_client import client as client_module
 from tests.fake_ollama import FakeOllama, Scenario, chat_chunk
 from tests.reliability.raw_server import CHUNKED_HEAD, RawRequest, RawServer, chunk, ndjson_chunk
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 MODEL = "qwen3"
-
-
-@pytest.fixture(autouse=True)
-def fresh_state() -> Iterator[None]:
-    close_pooled_clients()
-    clear_cache()
-    forget_failed_lookups()
-    yield
-    close_pooled_clients()
-    clear_cache()
-    forget_failed_lookups()
 
 
 def never_answers(server_stopped: Callable[[], bool]) -> Callable[[socket.socket, RawRequest], bool]:

@@ -8,7 +8,7 @@ import json
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,24 +16,13 @@ from dify_plugin.entities.model.message import UserPromptMessage
 from dify_plugin.errors.model import InvokeConnectionError, InvokeError, InvokeRateLimitError
 
 from models.llm.llm import OllamaLargeLanguageModel
-from models.llm.schema import forget_failed_lookups
 from models.rerank.rerank import OllamaRerankModel
 from models.text_embedding.text_embedding import OllamaTextEmbeddingModel
-from ollama_client import clear_cache, close_pooled_clients
 from tests.reliability.raw_server import CHUNKED_HEAD, RawRequest, RawServer, chunk, json_answer
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 Handler = Callable[[socket.socket, RawRequest], bool]
-
-
-@pytest.fixture(autouse=True)
-def fresh_state(instant_retries: None) -> Iterator[None]:
-    close_pooled_clients()
-    clear_cache()
-    forget_failed_lookups()
-    yield
-    close_pooled_clients()
-    clear_cache()
-    forget_failed_lookups()
 
 
 def reset(connection: socket.socket, request: RawRequest) -> bool:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import socket
 import traceback
-from collections.abc import Iterator
 
 import pytest
 
-from ollama_client import ClientConfig, OllamaClient, OllamaError, close_pooled_clients
+from ollama_client import ClientConfig, OllamaClient, OllamaError
 from ollama_client.redaction import redact
 from tests.reliability.raw_server import CHUNKED_HEAD, RawRequest, RawServer, chunk
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 KEY = "sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 
@@ -29,13 +30,6 @@ def leaked_fragments(text: str) -> list[str]:
 def everything_shown(error: BaseException) -> str:
     ollama_message = getattr(error, "ollama_message", None) or ""
     return str(error) + ollama_message + "".join(traceback.format_exception(error))
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools() -> Iterator[None]:
-    close_pooled_clients()
-    yield
-    close_pooled_clients()
 
 
 def answering(head: bytes, body: bytes):

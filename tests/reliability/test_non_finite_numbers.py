@@ -4,7 +4,6 @@ point 9). Before: keep_alive "1e999" passed validation as infinity and every lat
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import pytest
 from dify_plugin.entities.model.message import UserPromptMessage
@@ -13,25 +12,16 @@ from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRe
 from models.connection import parse_timeout
 from models.input_errors import UserInputError
 from models.llm.llm import OllamaLargeLanguageModel
-from models.llm.schema import forget_failed_lookups
 from models.text_embedding.text_embedding import OllamaTextEmbeddingModel
-from ollama_client import ClientConfig, OllamaClient, clear_cache, close_pooled_clients
+from ollama_client import ClientConfig, OllamaClient
 from ollama_client.client import RetryPolicy
 from ollama_client.keep_alive import keep_alive_value
 from tests.fake_ollama import FakeOllama
 from tests.reliability.raw_server import RawRequest, RawServer, json_answer
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 NON_FINITE = ["1e999", "-1e999", "nan", "NaN", "inf", "-inf", "Infinity"]
-
-
-@pytest.fixture(autouse=True)
-def fresh_state() -> Iterator[None]:
-    close_pooled_clients()
-    clear_cache()
-    forget_failed_lookups()
-    yield
-    close_pooled_clients()
-    clear_cache()
 
 
 @pytest.mark.parametrize("raw", NON_FINITE)

@@ -8,18 +8,12 @@ from dify_plugin.errors.model import InvokeBadRequestError
 
 from models.text_embedding.answer_size import most_vectors
 from models.text_embedding.text_embedding import OllamaTextEmbeddingModel
-from ollama_client import clear_cache
 from tests.fake_ollama import FakeOllama, Scenario
 from tests.fake_ollama.embed_handler import OllamaEmbedHandler
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 MODEL = "nomic-embed-text"  # 768-dimensional in the fake's library
-
-
-@pytest.fixture(autouse=True)
-def fresh_model_info_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,12 +14,12 @@ from ollama_client import (
     ClientConfig,
     OllamaClient,
     capabilities,
-    clear_cache,
-    close_pooled_clients,
     get_model_info,
     pool,
 )
 from tests.reliability.raw_server import CHUNKED_HEAD, RawRequest, RawServer, chunk, json_answer, ndjson_chunk
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 SHOW = {"capabilities": ["completion"], "model_info": {"general.architecture": "llama", "llama.context_length": 8192}}
 
@@ -37,15 +36,6 @@ def rss_mib() -> float:
 def answer_show(connection: socket.socket, request: RawRequest) -> bool:
     connection.sendall(json_answer(SHOW if request.path == "/api/show" else {"version": "0.12.6"}))
     return True  # keep-alive, as Ollama does
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools() -> Iterator[None]:
-    close_pooled_clients()
-    clear_cache()
-    yield
-    close_pooled_clients()
-    clear_cache()
 
 
 def test_5000_distinct_api_keys_and_timeouts_keep_fds_memory_and_pools_flat():

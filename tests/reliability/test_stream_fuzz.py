@@ -200,15 +200,19 @@ def split(items: list[Any], cuts: list[int]) -> list[list[Any]]:
     return [items[start:end] for start, end in zip([0, *points], [*points, len(items)], strict=True)]
 
 
-def translate(stream: Stream, batch_cuts: list[int] | None) -> list[LLMResultChunk]:
-    """Chunk by chunk (`feed`), or in batches as network reads deliver them (`translate`, what the plugin uses)."""
-    translator = StreamTranslator(
+def translator_for(stream: Stream) -> StreamTranslator:
+    return StreamTranslator(
         "m",
         plain_usage,
         chat=stream.chat,
         show_thinking=stream.show_thinking,
         estimate_prompt_tokens=lambda: PROMPT_ESTIMATE,
     )
+
+
+def translate(stream: Stream, batch_cuts: list[int] | None) -> list[LLMResultChunk]:
+    """Chunk by chunk (`feed`), or in batches as network reads deliver them (`translate`, what the plugin uses)."""
+    translator = translator_for(stream)
     if batch_cuts is None:
         out = [dify for chunk in stream.chunks() for dify in translator.feed(chunk)]
     else:
@@ -257,14 +261,7 @@ def test_stream_translator_invariants(stream: Stream, batch_cuts: list[int] | No
 @given(streams())
 def test_blocking_collector_invariants(stream: Stream) -> None:
     def run():
-        translator = StreamTranslator(
-            "m",
-            plain_usage,
-            chat=stream.chat,
-            show_thinking=stream.show_thinking,
-            estimate_prompt_tokens=lambda: PROMPT_ESTIMATE,
-        )
-        return collect(stream.chunks(), translator)
+        return collect(stream.chunks(), translator_for(stream))
 
     if thinking_exhausts_budget(stream):
         try:

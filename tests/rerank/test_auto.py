@@ -7,32 +7,19 @@ import logging
 import pytest
 
 from models.rerank import auto
-from models.rerank.auto import forget_resolutions, resolve_method
+from models.rerank.auto import resolve_method
 from models.rerank.settings import RerankMethod
 from ollama_client import (
     OllamaConfigError,
     OllamaEndpointNotFoundError,
     OllamaModelNotFoundError,
     OllamaUnsupportedFeatureError,
-    RetryPolicy,
     clear_cache,
 )
 from tests.fake_ollama import FakeOllama, Scenario
 from tests.rerank.fakes import act_as_foreign_service
 
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    clear_cache()
-    forget_resolutions()
-    yield
-    clear_cache()
-    forget_resolutions()
-
-
-@pytest.fixture(autouse=True)
-def no_retry_wait(monkeypatch):
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, retry_number, retry_after=None: 0.0)
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def method_for(url: str, model: str, **fields: str) -> RerankMethod:

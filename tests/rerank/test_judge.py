@@ -18,18 +18,13 @@ from models.rerank.judge import (
     version_at_least,
 )
 from models.rerank.settings import DEFAULT_JUDGE_INSTRUCTION, JudgePrompt, JudgeSettings
-from ollama_client import OllamaModelNotFoundError, OllamaUnsupportedFeatureError, clear_cache
+from ollama_client import OllamaModelNotFoundError, OllamaUnsupportedFeatureError
 from tests.fake_ollama import FakeOllama, logprob_entry
 from tests.rerank.fakes import DOCS, QUERY, JudgeRoute, install_judge, p_yes_for
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 MODEL = "qwen3"
-
-
-@pytest.fixture(autouse=True)
-def fresh_model_info_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 def judge(fake: FakeOllama, prompt: JudgePrompt = JudgePrompt.CHAT, concurrency: int = 4, model: str = MODEL) -> Judge:

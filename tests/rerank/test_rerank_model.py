@@ -13,11 +13,8 @@ from dify_plugin.errors.model import (
     InvokeServerUnavailableError,
 )
 
-from models.rerank.auto import forget_resolutions
 from models.rerank.checks import PROBE_DOCUMENTS, PROBE_QUERY
 from models.rerank.rerank import OllamaRerankModel
-from ollama_client import RetryPolicy, clear_cache
-from rerank_client import forget_endpoints
 from tests.fake_ollama import FakeOllama, Scenario
 from tests.rerank.fakes import (
     DOCS,
@@ -29,22 +26,7 @@ from tests.rerank.fakes import (
     tei_service,
 )
 
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    clear_cache()
-    forget_endpoints()
-    forget_resolutions()
-    yield
-    clear_cache()
-    forget_endpoints()
-    forget_resolutions()
-
-
-@pytest.fixture(autouse=True)
-def no_retry_wait(monkeypatch):
-    """Ollama connection failures are retried with back-off in production; tests need not wait for it."""
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, retry_number, retry_after=None: 0.0)
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 @pytest.fixture

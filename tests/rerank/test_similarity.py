@@ -8,18 +8,13 @@ from models.connection import ollama_client
 from models.input_errors import UserInputError
 from models.rerank.settings import SimilaritySettings
 from models.rerank.similarity import EmbeddingSimilarity, cosine_similarity
-from ollama_client import OllamaUnsupportedFeatureError, clear_cache
+from ollama_client import OllamaUnsupportedFeatureError
 from tests.fake_ollama import FakeOllama
 from tests.rerank.fakes import DOCS, QUERY, cosine, keyword_embed, keyword_vector
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 MODEL = "nomic-embed-text"
-
-
-@pytest.fixture(autouse=True)
-def fresh_model_info_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

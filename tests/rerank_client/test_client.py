@@ -20,22 +20,16 @@ from rerank_client import (
     RerankServiceClient,
     RerankTimeoutError,
     ServiceScore,
-    forget_endpoints,
     normalise_results,
     resolve_service_endpoint,
 )
 from tests.fake_ollama import FakeOllama, Scenario
 from tests.rerank.fakes import DOCS, QUERY, jina_answer, jina_service, service_score, tei_answer, tei_service
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 MODEL = "jina-reranker-v2-base-multilingual"
 EXPECTED = {index: service_score(text) for index, text in enumerate(DOCS)}
-
-
-@pytest.fixture(autouse=True)
-def forget_discovered_endpoints():
-    forget_endpoints()
-    yield
-    forget_endpoints()
 
 
 def client_for(url: str, api_key: str | None = None) -> RerankServiceClient:

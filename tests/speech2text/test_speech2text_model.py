@@ -19,24 +19,13 @@ from dify_plugin.errors.model import (
 
 from models.speech2text.speech2text import OllamaSpeech2TextModel
 from models.speech2text.transcribe import SYSTEM_PROMPT, USER_PROMPT
-from ollama_client import RetryPolicy, clear_cache
 from tests.fake_ollama import FakeOllama, Scenario, chat_chunk
 from tests.fake_ollama.audio import media_kind
 from tests.speech2text.audio_files import SDK_MP3_SECONDS, sdk_mp3, wav_bytes, wav_samples
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 MODEL = "gemma4:e4b"
-
-
-@pytest.fixture(autouse=True)
-def fresh_model_info_cache():
-    clear_cache()
-    yield
-    clear_cache()
-
-
-@pytest.fixture(autouse=True)
-def no_retry_wait(monkeypatch):
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, retry_number, retry_after=None: 0.0)
 
 
 @pytest.fixture

@@ -11,25 +11,13 @@ from dify_plugin.errors.model import (
 )
 
 from models.text_embedding.text_embedding import OllamaTextEmbeddingModel
-from ollama_client import RetryPolicy, clear_cache
 from ollama_client.token_estimate import estimate_tokens_each
 from tests.fake_ollama import FakeOllama
 from tests.fake_ollama.embed_handler import OllamaEmbedHandler, expected_vector, token_count
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")
+
 MODEL = "nomic-embed-text"
-
-
-@pytest.fixture(autouse=True)
-def fresh_model_info_cache():
-    clear_cache()
-    yield
-    clear_cache()
-
-
-@pytest.fixture(autouse=True)
-def no_retry_wait(monkeypatch):
-    """Connection failures are retried with back-off in production; tests need not wait for it."""
-    monkeypatch.setattr(RetryPolicy, "delay", lambda self, retry_number, retry_after=None: 0.0)
 
 
 @pytest.fixture

@@ -1,243 +1,28 @@
-"""Tests for tools/try_ollama.py, the try-it command, run against the fake Ollama.
-
-Some run the script as a subprocess from another directory, as a user would; the rest call its `main()`
-in-process (faster) and read what it printed.
-"""
+"""tools/try_ollama.py, the try-it command, called in-process (`main()`) against the fake Ollama: failing steps,
+API keys, colours, unexpected errors and the tool step's options. What it printed is read back."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import os
-import shutil
-import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from models.llm.schema import forget_failed_lookups
-from ollama_client import clear_cache, close_pooled_clients
-from tests.fake_ollama import FakeOllama, RecordedRequest, Scenario, chat_chunk
-from tests.rerank.fakes import install_judge, keyword_vector
+from tests.fake_ollama import FakeOllama, Scenario, chat_chunk
+from tests.rerank.fakes import install_judge
+from tests.tools.try_ollama_support import (
+    API_KEY,
+    keyword_embed_768,
+    only_line,
+    run_main,
+    script_every_step,
+    section,
+    tool_call_then_answer,
+    try_ollama,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = REPO_ROOT / "tools" / "try_ollama.py"
-API_KEY = "sk-try-it-0123456789abcdef"
-EMBEDDING_DIMENSIONS = 768
-
-
-def _load_tool() -> ModuleType:
-    # tools/ is a plain folder, not a package: load the script by path.
-    spec = importlib.util.spec_from_file_location("try_ollama_tool", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
-
-
-try_ollama = _load_tool()
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
-    # Fakes of earlier tests may have had the same port: forget what they said and their connections.
-    clear_cache()
-    forget_failed_lookups()
-    yield
-    clear_cache()
-    forget_failed_lookups()
-    close_pooled_clients()
-
-
-# --- scripted answers ----------------------------------------------------------------------------------
-
-
-def keyword_embed_768(request: RecordedRequest) -> Scenario:
-    """Vectors whose cosine follows shared words (France, capital, …), padded to a realistic length."""
-    body = request.json or {}
-    inputs = body.get("input", [])
-    inputs = [inputs] if isinstance(inputs, str) else inputs
-    vectors = [(keyword_vector(text) + [0.0] * EMBEDDING_DIMENSIONS)[:EMBEDDING_DIMENSIONS] for text in inputs]
-    return Scenario.json({"model": body.get("model"), "embeddings": vectors, "prompt_eval_count": 7 * len(inputs)})
-
-
-def tool_call_then_answer(model: str = "llama3.2") -> list[Scenario]:
-    """The tool step's two turns: the model calls add(1234, 5678), then answers with the result."""
-    call = {"id": "call_try1", "function": {"index": 0, "name": "add", "arguments": {"a": 1234, "b": 5678}}}
-    return [
-        Scenario.ndjson(
-            [chat_chunk(model, tool_calls=[call]), chat_chunk(model, done=True, prompt_eval_count=150, eval_count=20)]
-        ),
-        Scenario.ndjson(
-            [
-                chat_chunk(model, "1234 + 5678 = "),
-                chat_chunk(model, "6912."),
-                chat_chunk(model, done=True, prompt_eval_count=180, eval_count=9),
-            ]
-        ),
-    ]
-
-
-def script_every_step(fake: FakeOllama) -> None:
-    """Chat (qwen3, thinking), then the tool round trip (llama3.2), then embeddings and rerank."""
-    fake.enqueue("POST", "/api/chat", Scenario.from_fixture("llm_thinking_answer.ndjson"), *tool_call_then_answer())
-    fake.set_route("POST", "/api/embed", keyword_embed_768)
-
-
-def run_script(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key not in ("OLLAMA_API_KEY", "NO_COLOR")}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = try_ollama.main(list(args))
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.out + captured.err
-    return code, captured.out
-
-
-def section(output: str, title: str) -> str:
-    """The text of one `== title ==` section."""
-    start = output.index(f"== {title}")
-    end = output.find("\n== ", start + 1)
-    return output[start : end if end >= 0 else len(output)]
-
-
-def lines_after(text: str, marker: str) -> list[str]:
-    return text.split(marker, 1)[1].strip().splitlines()
-
-
-# --- as a user runs it ---------------------------------------------------------------------------------
-
-
-def test_happy_path_shows_models_thinking_tool_round_trip_embeddings_and_rerank(
-    fake_ollama: FakeOllama, tmp_path: Path
-) -> None:
-    script_every_step(fake_ollama)
-
-    result = run_script("--base-url", fake_ollama.url, cwd=tmp_path)  # not the repo: the script finds it itself
-
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
-    assert "Traceback" not in out + result.stderr
-    assert '"event"' not in out  # the adapters' JSON log lines for Dify's daemon stay off the terminal
-    assert "Ollama 0.13.0" in out
-    models = section(out, "Models on the server")
-    assert [line.split() for line in models.splitlines()[2:]] == [
-        ["llama3.2:latest", "completion,", "tools", "131072", "3.2B"],
-        ["qwen3:latest", "completion,", "thinking,", "tools", "40960", "8.2B"],
-        ["llava:latest", "completion,", "vision", "32768", "7B"],
-        ["nomic-embed-text:latest", "embedding", "(768", "dims)", "2048", "137M"],
-    ]
-
-    chat = section(out, "Chat")
-    assert "model: qwen3:latest (picked: first model with thinking)" in chat
-    assert "--- thinking ---\n    The user asks for 2+2. That is 4.\n  --- answer ---\n    2 + 2 = 4.\n" in chat
-    assert "<think>" not in chat
-    assert "finished: stop, 18 prompt + 27 completion tokens" in chat
-
-    tools = section(out, "Tool call round trip")
-    assert "model: llama3.2:latest (picked: first chat model with tool calling)" in tools
-    assert 'tool call    add({"a": 1234, "b": 5678})  id call_try1' in tools
-    assert "tool result  6912\n" in tools
-    assert lines_after(tools, "--- answer ---")[0].strip() == "1234 + 5678 = 6912."
-    assert "1 tool call(s) executed; finished: stop" in tools
-    # The second turn carried the call and its result back, as Dify's agent does.
-    second_turn = fake_ollama.requests_to("/api/chat")[2].json
-    assert [tool["function"]["name"] for tool in second_turn["tools"]] == ["add", "get_time"]
-    assert second_turn["messages"][1:] == [
-        {
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [
-                {
-                    "id": "call_try1",
-                    "type": "function",
-                    "function": {"index": 0, "name": "add", "arguments": {"a": 1234, "b": 5678}},
-                }
-            ],
-        },
-        {"role": "tool", "content": "6912", "tool_name": "add", "tool_call_id": "call_try1"},
-    ]
-
-    embedding = section(out, "Text embedding")
-    assert "model: nomic-embed-text:latest (picked: first embedding model)" in embedding
-    assert "3 vectors of 768 dimensions, 21 tokens" in embedding
-
-    rerank = section(out, "Rerank")
-    assert "method: Auto (the default; choose another with --rerank-method)" in rerank
-    chosen = "Auto chose: Ollama embedding similarity ('nomic-embed-text:latest' has the 'embedding' capability)"
-    assert chosen in rerank
-    ranked = [line.split("  ", 2)[2] for line in rerank.splitlines() if line.startswith("  ") and ". 0." in line]
-    assert ranked == [
-        "Paris is the capital and largest city of France.  (document #1)",
-        "France is a country in Western Europe.  (document #2)",
-        "Bananas are rich in potassium.  (document #0)",
-    ]
-    assert out.rstrip().endswith("Summary: 4 passed, 0 failed, 2 skipped")  # no audio model: both audio steps
-    assert "\x1b[" not in out  # not a terminal: no colour codes
-
-
-def test_unreachable_ollama_says_how_to_start_it_without_a_traceback(closed_port_url: str, tmp_path: Path) -> None:
-    result = run_script("--base-url", closed_port_url, cwd=tmp_path)
-
-    assert result.returncode == 2
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.stderr == ""
-    assert f"Ollama is not reachable. Cannot connect to Ollama at {closed_port_url}/api/version" in result.stdout
-    assert "connection refused" in result.stdout
-    for advice in ("ollama serve", "OLLAMA_HOST=0.0.0.0", "http://host.docker.internal:11434", "--base-url"):
-        assert advice in result.stdout
-
-
-def test_a_bad_timeout_is_one_line_saying_what_to_enter_without_a_traceback(
-    closed_port_url: str, tmp_path: Path
-) -> None:
-    result = run_script("--base-url", closed_port_url, "--timeout", "0.5", cwd=tmp_path)
-
-    assert result.returncode != 0
-    assert "Traceback" not in result.stdout + result.stderr
-    assert "Request timeout '0.5' is not a number of seconds from 1 to 3600" in result.stdout
-
-
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-def test_make_try_passes_options_through_and_keeps_the_key_off_the_command_line() -> None:
-    shown = subprocess.run(
-        [
-            "make",
-            "-n",
-            "try",
-            f"API_KEY={API_KEY}",
-            "BASE_URL=http://gpu-box:11434",
-            "MODEL=qwen3:8b",
-            "PROMPT=What's up?",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-    assert shown.returncode == 0, shown.stderr
-    assert "tools/try_ollama.py --base-url 'http://gpu-box:11434' --model 'qwen3:8b'" in shown.stdout
-    assert "--prompt 'What'\\''s up?'" in shown.stdout
-    assert API_KEY not in shown.stdout + shown.stderr
-
-
-# --- in-process --------------------------------------------------------------------------------------
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def test_a_missing_model_fails_its_step_in_one_line_and_the_others_run(
@@ -250,7 +35,7 @@ def test_a_missing_model_fails_its_step_in_one_line_and_the_others_run(
 
     assert code == 1
     chat = section(out, "Chat")
-    [failure] = [line for line in chat.splitlines() if line.startswith("  FAIL")]
+    failure = only_line(chat, "  FAIL")
     assert "CredentialsValidateFailedError" in failure
     assert "run `ollama pull mistral-small` there" in failure
     assert "Models available on" in failure and "qwen3:latest" in failure
@@ -419,7 +204,7 @@ def test_a_tool_step_without_a_tool_call_fails_with_advice(
 
     assert code == 1
     tools = section(out, "Tool call round trip")
-    [failure] = [line for line in tools.splitlines() if line.startswith("  FAIL")]
+    failure = only_line(tools, "  FAIL")
     assert "'qwen3' answered without calling the add tool" in failure
     assert "'tools' capability" in failure and "--tool-model" in failure
     assert "--tool-no-think" in failure and "Thinking parameter off" in failure
@@ -441,76 +226,3 @@ def test_tool_no_think_turns_thinking_off_in_the_tool_step(
     chat_request, *tool_requests = fake_ollama.requests_to("/api/chat")[:3]
     assert "think" not in (chat_request.json or {}) or chat_request.json["think"] is not False
     assert [request.json["think"] for request in tool_requests] == [False, False]
-
-
-# --- audio steps -----------------------------------------------------------------------------------------
-
-
-def test_without_an_audio_model_both_audio_steps_skip_with_what_to_pull(
-    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
-) -> None:
-    script_every_step(fake_ollama)
-
-    code, out = run_main(capsys, "--base-url", fake_ollama.url)
-
-    assert code == 0, out
-    for title in ("Speech to text", "Audio in chat"):
-        [skipped] = [line for line in section(out, title).splitlines() if line.startswith("  skip")]
-        assert "no audio model on this server" in skipped
-        assert "`ollama pull gemma4:e4b` (audio input needs Ollama 0.20.0 or later)" in skipped
-    assert fake_ollama.audio_clips == []
-
-
-def audio_server(fake: FakeOllama) -> FakeOllama:
-    fake.version = "0.20.0"
-    fake.register_audio_model("gemma4:e4b")
-    script_every_step(fake)
-    return fake
-
-
-def test_speech_to_text_transcribes_the_sdks_sample_with_the_audio_model(
-    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
-) -> None:
-    audio_server(fake_ollama)
-
-    code, out = run_main(capsys, "--base-url", fake_ollama.url)
-
-    speech = section(out, "Speech to text")
-    assert "model: gemma4:e4b (picked: first model with audio input)" in speech
-    assert "ok    validate_credentials: Dify would accept this model as Speech2text" in speech
-    assert "audio: audio.mp3 from dify_plugin (MP3, 218,880 bytes)" in speech
-    assert "--- transcript ---\n    mp3 clip of 10.94 seconds\n" in speech
-    assert "ok    transcribed in " in speech
-    assert fake_ollama.audio_clips[0].data == try_ollama.AUDIO_SAMPLE.read_bytes()
-    assert '{"event": "log"' not in out  # the adapter's log line for the daemon stays off the terminal
-    assert code in (0, 1) and "FAIL" not in speech
-
-
-def test_a_model_named_with_audio_model_that_cannot_hear_fails_the_step_in_one_line(
-    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
-) -> None:
-    script_every_step(fake_ollama)
-
-    code, out = run_main(capsys, "--base-url", fake_ollama.url, "--audio-model", "llama3.2")
-
-    assert code == 1
-    [failure] = [line for line in section(out, "Speech to text").splitlines() if line.startswith("  FAIL")]
-    assert "CredentialsValidateFailedError" in failure and "'audio' capability" in failure
-    assert "gemma4:e4b" in failure
-
-
-def test_audio_in_chat_sends_the_sample_to_the_audio_model(
-    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
-) -> None:
-    audio_server(fake_ollama)
-
-    _, out = run_main(capsys, "--base-url", fake_ollama.url)
-
-    chat = section(out, "Audio in chat")
-    assert "model: gemma4:e4b (picked: first model with audio input)" in chat
-    if "its schema has no audio feature" in chat:
-        pytest.skip("the LLM does not declare the audio feature yet (issue 12 part A)")
-    assert "you> Listen to this recording." in chat and "[+ audio.mp3]" in chat
-    assert lines_after(chat, "--- answer ---")[0].strip() == "mp3 clip of 10.94 seconds"
-    assert "FAIL" not in chat
-    assert fake_ollama.audio_clips[-1].data == try_ollama.AUDIO_SAMPLE.read_bytes()
