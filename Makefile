@@ -46,8 +46,8 @@ clean:
 
 # Try the plugin's model classes against a live Ollama before uploading it to Dify:
 #   make try [BASE_URL=http://host:11434] [API_KEY=…] [MODEL=…] [TOOL_MODEL=…] [EMBEDDING_MODEL=…]
-#            [RERANK_METHOD=embedding_similarity|llm_judge|compatible_service] [RERANK_MODEL=…] [RERANK_URL=…]
-#            [PROMPT=…] [ARGS=…]
+#            [RERANK_METHOD=auto|embedding_similarity|llm_judge|compatible_service] [RERANK_MODEL=…] [RERANK_URL=…]
+#            [AUDIO_MODEL=…] [PROMPT=…] [ARGS=…]
 # The key travels in the environment (OLLAMA_API_KEY), never on a command line that make or ps would show.
 try_option = $(if $(2),$(1) '$(subst ','\'',$(2))')
 .PHONY: try
@@ -56,4 +56,5 @@ try: $(STAMP)
 	@$(PY) tools/try_ollama.py $(call try_option,--base-url,$(BASE_URL)) $(call try_option,--model,$(MODEL)) \
 	  $(call try_option,--tool-model,$(TOOL_MODEL)) $(call try_option,--embedding-model,$(EMBEDDING_MODEL)) \
 	  $(call try_option,--rerank-method,$(RERANK_METHOD)) $(call try_option,--rerank-model,$(RERANK_MODEL)) \
-	  $(call try_option,--rerank-url,$(RERANK_URL)) $(call try_option,--prompt,$(PROMPT)) $(ARGS)
+	  $(call try_option,--rerank-url,$(RERANK_URL)) $(call try_option,--audio-model,$(AUDIO_MODEL)) \
+	  $(call try_option,--prompt,$(PROMPT)) $(ARGS)
