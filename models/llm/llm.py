@@ -97,11 +97,11 @@ class OllamaLargeLanguageModel(OllamaInvokeErrors, LargeLanguageModel):
         if not stream:
             # Streamed from Ollama all the same (see request.py), collected from the translator's output.
             return collect(chain.from_iterable(request.stream(client)), translator)
-        return self._stream(client, request, model, translator)
+        return self._stream(client, request, translator)
 
     @mapped_stream
     def _stream(
-        self, client: OllamaClient, request: OllamaRequest, model: str, translator: StreamTranslator
+        self, client: OllamaClient, request: OllamaRequest, translator: StreamTranslator
     ) -> Iterator[LLMResultChunk]:
         # Each batch is what one network read completed: text deltas in it leave merged, at once.
         translate = translator.translate

@@ -25,7 +25,7 @@ from models.connection import ollama_client
 from models.customizable_schema import customizable_schema
 from models.input_errors import UserInputError
 from models.invoke_errors import OllamaInvokeErrors
-from models.text_embedding.answer_size import check_answer_fits
+from models.text_embedding.answer_size import check_count_fits, check_vectors_fit
 from models.text_embedding.prefixes import apply_prefix, prefix_for
 from models.text_embedding.settings import (
     DAEMON_LINE_LIMIT_BYTES,
@@ -57,7 +57,7 @@ class OllamaTextEmbeddingModel(OllamaInvokeErrors, TextEmbeddingModel):
         inputs = apply_prefix(check_inputs(texts), prefix_for(input_type, settings))
         client = ollama_client(credentials)
         if len(inputs) > settings.batch_size:  # more than Dify's indexing sends: check before the work
-            check_answer_fits(model, len(inputs), settings.dimensions or _vector_length(client, model))
+            check_count_fits(model, len(inputs), settings.dimensions or _vector_length(client, model))
         result = embed(
             client,
             model,
@@ -69,7 +69,7 @@ class OllamaTextEmbeddingModel(OllamaInvokeErrors, TextEmbeddingModel):
             options=settings.runner_options(),
         )
         if result.embeddings:
-            check_answer_fits(model, len(result.embeddings), len(result.embeddings[0]))
+            check_vectors_fit(model, result.embeddings)
         usage = EmbeddingUsage(
             tokens=result.prompt_tokens,
             total_tokens=result.prompt_tokens,
