@@ -337,17 +337,19 @@ def collect(chunks: Iterable[Mapping[str, Any]], translator: StreamTranslator) -
     texts: list[str] = []
     tool_calls: list[ToolCall] = []
     usage: LLMUsage | None = None
-    size = 0
+    size = 0  # of the text and the tool calls' arguments as the SDK will write them
     translate = translator.translate
     for chunk in chunks:
         for dify_chunk in translate((chunk,)):
             message = dify_chunk.delta.message
             if message.content:
                 texts.append(message.content)
-                size += len(message.content)
-                if size * 4 > MAX_BLOCKING_ANSWER_BYTES:  # worst case before measuring exactly
-                    _check_blocking_size(texts, translator)
-            tool_calls.extend(message.tool_calls)
+                size += _json_size(message.content)
+            for call in message.tool_calls:
+                tool_calls.append(call)
+                size += _json_size(call.function.arguments) + _json_size(call.function.name)
+            if size > MAX_BLOCKING_ANSWER_BYTES:
+                raise _too_large(translator.model)
             if dify_chunk.delta.usage is not None:
                 usage = dify_chunk.delta.usage
     translator.finish()
@@ -359,11 +361,14 @@ def collect(chunks: Iterable[Mapping[str, Any]], translator: StreamTranslator) -
     )
 
 
-def _check_blocking_size(texts: list[str], translator: StreamTranslator) -> None:
-    size = len(json.dumps("".join(texts), ensure_ascii=False).encode())
-    if size > MAX_BLOCKING_ANSWER_BYTES:
-        raise AnswerTooLargeError(
-            f"The answer of model '{translator.model}' is over {MAX_BLOCKING_ANSWER_BYTES // 2**20} MiB, more "
-            "than a plugin may return to Dify in one piece (Dify's plugin daemon drops a message over 5 MiB). "
-            "Lower Max Tokens, or call the model in streaming mode (Dify's chat apps and workflows stream)."
-        )
+def _json_size(text: str) -> int:
+    """Bytes of `text` as a JSON string without its quotes (escapes included)."""
+    return len(json.dumps(text, ensure_ascii=False).encode()) - 2
+
+
+def _too_large(model: str) -> AnswerTooLargeError:
+    return AnswerTooLargeError(
+        f"The answer of model '{model}' is over {MAX_BLOCKING_ANSWER_BYTES // 2**20} MiB, more "
+        "than a plugin may return to Dify in one piece (Dify's plugin daemon drops a message over 5 MiB). "
+        "Lower Max Tokens, or call the model in streaming mode (Dify's chat apps and workflows stream)."
+    )

@@ -15,6 +15,10 @@ from models.llm.answer_errors import ToolArgumentsError, malformed
 logger = logging.getLogger(__name__)
 
 ToolCall = AssistantPromptMessage.ToolCall
+# The tool calls of one chunk travel to Dify as one stdout line (the daemon drops a plugin past 5 MiB). At most
+# this many characters of arguments (at most 4 bytes each as the SDK writes them: UTF-8, or a quote escaped
+# twice) fit with room to spare.
+MAX_ARGUMENTS_CHARS = 512 * 1024
 
 
 class ToolCallIds:
@@ -91,4 +95,6 @@ def dify_tool_calls(raw_calls: Any, ids: ToolCallIds, model: str) -> list[ToolCa
         calls.append(to_dify_tool_call(raw, name, ids))
     if raw_calls and not calls:
         raise malformed(model, "its tool calls have no function name")
+    if sum(len(call.function.arguments) + len(call.function.name) for call in calls) > MAX_ARGUMENTS_CHARS:
+        raise malformed(model, "its tool calls are over 512 Ki characters, more than Dify can receive at once")
     return calls

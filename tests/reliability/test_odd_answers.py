@@ -123,3 +123,28 @@ def test_a_blocking_answer_under_the_limit_is_returned_whole() -> None:
     piece = "y" * 2**20
     result = collect(iter([message(content=piece), message(content=piece), DONE]), StreamTranslator(MODEL, plain_usage))
     assert result.message.content == piece * 2
+
+
+def test_tool_calls_too_large_for_one_message_to_dify_are_refused_as_malformed() -> None:
+    """A 7 MiB Ollama line of tool-call arguments made of quotes became one 14 MiB stdout line before."""
+    huge = {"function": {"name": "save", "arguments": {"text": '"' * (3 * 2**20)}}}
+    with pytest.raises(OllamaStreamError, match="over 512 Ki characters") as caught:
+        run([message(tool_calls=[huge]), DONE])
+    assert isinstance(to_invoke_error(caught.value), InvokeServerUnavailableError)
+    with pytest.raises(OllamaStreamError, match="over 512 Ki characters"):
+        collect(iter([message(tool_calls=[huge]), DONE]), StreamTranslator(MODEL, plain_usage))
+
+
+def test_the_largest_accepted_tool_call_still_fits_one_line() -> None:
+    # 4 bytes each in UTF-8, and quotes that the SDK escapes once more: the costliest characters to write.
+    worst = "😀" * (200 * 1024) + '"' * (150 * 1024)  # 500 Ki characters as JSON text
+    out = run([message(tool_calls=[{"function": {"name": "save", "arguments": {"t": worst}}}]), DONE])
+
+    assert max(len(chunk.model_dump_json().encode()) for chunk in out) < 5 * 2**20
+
+
+def test_a_blocking_answer_of_many_tool_calls_is_bounded_like_text() -> None:
+    call = {"function": {"name": "save", "arguments": {"text": "z" * (400 * 1024)}}}
+    chunks = [message(tool_calls=[call]) for _ in range(12)] + [DONE]
+    with pytest.raises(ValueError, match="Lower Max Tokens"):
+        collect(iter(chunks), StreamTranslator(MODEL, plain_usage))
