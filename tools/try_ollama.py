@@ -91,7 +91,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="try_ollama.py",
         description="Run the plugin's model classes against a live Ollama: models, chat with thinking, a tool "
-        "call, embeddings and rerank. Models are picked automatically unless named.",
+        "call, embeddings, rerank, speech to text and audio in chat. Models are picked automatically unless named.",
         epilog="examples:\n"
         "  python tools/try_ollama.py --base-url http://192.168.1.20:11434 --model qwen3:8b\n"
         "  OLLAMA_API_KEY=... python tools/try_ollama.py --base-url https://ollama.com --model gpt-oss:120b\n"
