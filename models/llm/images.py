@@ -81,7 +81,8 @@ def image_to_base64(
     budget = budget or MediaBudget()
     if image.base64_data:
         payload = image.base64_data
-        text = data_url_to_base64(payload) if payload.startswith("data:") else clean_base64(payload, "data")
+        is_data_url = payload[:5].lower() == "data:"  # URL schemes are case-insensitive
+        text = data_url_to_base64(payload) if is_data_url else clean_base64(payload, "data")
         budget.take_file(decoded_size(text), "image", "sent as data")
         return text
     url = (image.url or "").strip()

@@ -110,6 +110,13 @@ def convert_files(
     if not files:
         return {}
     budget = MediaBudget()
+    try:
+        return _convert(files, fetch, budget)
+    finally:
+        budget.release_claim()  # the downloaded files stay counted until they are freed
+
+
+def _convert(files: list[object], fetch: MediaFetcher, budget: MediaBudget) -> dict[int, str]:
     budget.check_count(len(files))
     converted: dict[int, str] = {}
     downloads = [part for part in files if _is_download(part)]

@@ -4,16 +4,21 @@
   ``/files/tools/<uuid>.<ext>`` with ``timestamp``, ``nonce`` and ``sign``) may be on a private address:
   Dify's file server usually is one (``http://api:5001`` in docker-compose). When the plugin's environment
   names that server (``FILES_URL`` / ``INTERNAL_FILES_URL``, which Dify's docker-compose passes to the plugin
-  daemon with the API's other settings), only URLs on it count as Dify's; otherwise any host does, as the
-  URL's shape is all the plugin can check (only Dify can check the signature).
+  daemon with the API's other settings), only URLs on it, under its path, count as Dify's. Otherwise the exact
+  shape (``/files/...`` right after the host, no other path in front) counts on any host, so Dify's own
+  files keep working by default; the URL's shape is all the plugin can check then (only Dify can check the
+  signature), so setting FILES_URL on the plugin daemon pins it.
 * Every other URL may reach public (globally routable) addresses only, plus the networks the
   administrator lists in ``OLLAMA_PLUGIN_FILE_URL_ALLOWED_NETWORKS`` (comma-separated CIDRs).
 * Link-local, cloud-metadata, unspecified, multicast and broadcast addresses never, whatever is listed.
 
-IPv6 forms that carry an IPv4 address (``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``)
-are judged by the IPv4 address too. The setting is an environment variable of the plugin process (set it on
-the plugin daemon, which passes its environment on) rather than a model credential: the network a plugin may
-reach is the installation's boundary, and a credential field would let any workspace admin move it.
+IPv6 forms that carry an IPv4 address (``::ffff:a.b.c.d``, the deprecated ``::a.b.c.d``, NAT64
+``64:ff9b::/96`` and the local-use ``64:ff9b:1::/48``, 6to4 ``2002::/16``) are judged by the IPv4 address too.
+Local-use NAT64 and the deprecated site-local ``fec0::/10`` are private whatever the Python version says.
+
+The setting is an environment variable of the plugin process (set it on the plugin daemon, which passes its
+environment on) rather than a model credential: the network a plugin may reach is the installation's
+boundary, and a credential field would let any workspace admin move it.
 """
 
 from __future__ import annotations
@@ -44,18 +49,19 @@ NEVER_REACHED: tuple[IPNetwork, ...] = tuple(
         "192.0.0.192/32",  # Oracle Cloud metadata (legacy)
         "224.0.0.0/4",  # multicast
         "255.255.255.255/32",
-        "::/96",  # unspecified and the deprecated IPv4-compatible form
+        "::/128",  # unspecified (::1 is loopback, and ::a.b.c.d is judged by its IPv4 address)
         "fe80::/10",  # link-local
         "fd00:ec2::254/128",  # AWS metadata over IPv6
         "ff00::/8",  # multicast
     )
 )
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))  # RFC 6052, RFC 8215
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# Not globally reachable, though Python 3.12.1 says they are: local-use NAT64 and deprecated site-local.
+_NEVER_PUBLIC: tuple[IPNetwork, ...] = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("fec0::/10"))
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_DIFY_FILE_PATH = re.compile(
-    rf"(?:/[^?#]*)?/files/(?:{_UUID}/(?:file|image)-preview|tools/{_UUID}\.[A-Za-z0-9]{{1,10}})"
-)
+_DIFY_FILE_PATH = re.compile(rf"/files/(?:{_UUID}/(?:file|image)-preview|tools/{_UUID}\.[A-Za-z0-9]{{1,10}})")
 _SIGNATURE_PARAMS = ("timestamp", "nonce", "sign")
 
 
@@ -69,22 +75,37 @@ def _origin(url: str) -> tuple[str, str, int] | None:
     return (scheme, host, port) if scheme in ("http", "https") and host else None
 
 
-def dify_file_servers() -> set[tuple[str, str, int]]:
-    """(scheme, host, port) of Dify's file server as the environment names it; empty when it does not."""
-    return {origin for name in DIFY_FILES_URL_ENVS if (origin := _origin(os.environ.get(name, "")))}
+def dify_file_servers() -> set[tuple[tuple[str, str, int], str]]:
+    """((scheme, host, port), path prefix) of Dify's file server as the environment names it; empty when it
+    does not. Dify builds its file URLs as FILES_URL + "/files/...", so the prefix is FILES_URL's path."""
+    servers = set()
+    for name in DIFY_FILES_URL_ENVS:
+        value = os.environ.get(name, "").strip()
+        if origin := _origin(value):
+            servers.add((origin, urlsplit(value).path.rstrip("/")))
+    return servers
 
 
 def is_dify_signed_file_url(url: str) -> bool:
-    """True for a file URL Dify signs, on Dify's file server when the environment names it. The signature
-    itself only Dify can check."""
-    parts = urlsplit(url)
-    if not _DIFY_FILE_PATH.fullmatch(parts.path):
+    """True for a file URL Dify signs: on Dify's file server and under its path when the environment names it,
+    else with nothing in front of ``/files/``. The signature itself only Dify can check."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
         return False
+    if parts.username is not None or parts.password is not None:
+        return False  # Dify never puts credentials in its file URLs
     query = parse_qs(parts.query, keep_blank_values=False)
     if not all(query.get(name) for name in _SIGNATURE_PARAMS):
         return False
     servers = dify_file_servers()
-    return not servers or _origin(url) in servers
+    if not servers:
+        return bool(_DIFY_FILE_PATH.fullmatch(parts.path))
+    origin = _origin(url)
+    return any(
+        origin == server and parts.path.startswith(prefix) and _DIFY_FILE_PATH.fullmatch(parts.path[len(prefix) :])
+        for server, prefix in servers
+    )
 
 
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
@@ -94,16 +115,25 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if address in _NAT64:
+    if any(address in network for network in _NAT64):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
+def _ipv4_compatible(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """a.b.c.d for the deprecated ::a.b.c.d; not for :: (unspecified) or ::1 (loopback)."""
+    if isinstance(address, ipaddress.IPv6Address) and address in _IPV4_COMPATIBLE and int(address) > 1:
+        return ipaddress.IPv4Address(int(address))
+    return None
+
+
 def _forms(address: IPAddress) -> list[IPAddress]:
-    """What to judge: ::ffff:a.b.c.d is a.b.c.d itself; a tunnel address (6to4, NAT64) and the IPv4 address
-    it reaches must both pass."""
+    """What to judge: ::ffff:a.b.c.d and ::a.b.c.d are a.b.c.d itself; a tunnel address (6to4, NAT64) and the
+    IPv4 address it reaches must both pass."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return [address.ipv4_mapped]
+    if (compatible := _ipv4_compatible(address)) is not None:
+        return [compatible]
     embedded = _embedded_ipv4(address)
     return [address, embedded] if embedded is not None else [address]
 
@@ -125,7 +155,7 @@ def never_reached(address: IPAddress) -> bool:
 
 
 def _public(address: IPAddress) -> bool:
-    return address.is_global and not address.is_multicast
+    return address.is_global and not address.is_multicast and not _listed(address, _NEVER_PUBLIC)
 
 
 def _listed(address: IPAddress, extra: Iterable[IPNetwork]) -> bool:

@@ -50,7 +50,7 @@ def audio_to_base64(
     name = f"'{audio.filename}'" if audio.filename else "file"
     if audio.base64_data or (audio.url or "").strip().lower().startswith("data:"):
         payload = audio.base64_data or audio.url.strip()
-        if payload.startswith("data:"):
+        if payload[:5].lower() == "data:":
             text = data_url_payload(payload, "audio", "data:audio/wav;base64,<data>")
         else:
             text = clean_base64(payload, "data", "audio")

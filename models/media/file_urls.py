@@ -10,7 +10,10 @@ Every hop (the URL and each redirect target) is judged before anything connects 
   a literal IP address is still judged here. Dify's signed file URLs never go through it (Dify's file
   server is on the private network the proxy refuses);
 * the general ``HTTP_PROXY``/``HTTPS_PROXY`` are not used: they enforce no policy and would resolve names
-  the plugin never checked.
+  the plugin never checked;
+* the body is asked for and read uncompressed (``Accept-Encoding: identity``; a response with another
+  ``Content-Encoding`` is refused): a few hundred compressed bytes can decode to gigabytes before any size
+  check sees them, and stacked encodings (``gzip, gzip``) multiply that.
 
 A refusal is one message whatever the reason (no address, a private one, metadata, a refused redirect),
 so the answer does not tell a user what exists on the network. URLs are shown without their query (Dify's
@@ -39,7 +42,7 @@ from models.media.address_policy import (
     parse_address,
 )
 from models.media.base64_data import FileInputError
-from models.media.limits import MediaBudget, megabytes
+from models.media.limits import PROCESS_FILE_MEMORY, HeldBase64, MediaBudget, megabytes
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +178,7 @@ def download_base64(
                 request = clients[hop.proxy].build_request(
                     "GET",
                     hop.request_url,
-                    headers={"Accept": accept, **hop.headers},
+                    headers={"Accept": accept, "Accept-Encoding": "identity", **hop.headers},
                     extensions=hop.extensions,
                     timeout=httpx.Timeout(left, connect=min(left, CONNECT_TIMEOUT_SECONDS)),
                 )
@@ -228,6 +231,14 @@ def _read(response: httpx.Response, kind: str, shown: str, check_type: TypeCheck
         raise FileInputError(
             f"Downloading the {kind} {shown} failed with HTTP {response.status_code}. {FILES_URL_HINT}"
         )
+    encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")]
+    if any(e not in ("", "identity") for e in encodings):
+        raise FileInputError(
+            f"The {kind} {shown} was sent compressed (Content-Encoding: {response.headers['content-encoding']}) "
+            "although the plugin asked for it uncompressed; the plugin does not decompress downloaded files (a "
+            "small compressed file can expand past any memory limit). Serve the file without Content-Encoding, "
+            "or set MULTIMODAL_SEND_FORMAT=base64 in Dify."
+        )
     content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     check_type(content_type, shown)
     limit = budget.limits.max_file_bytes
@@ -240,21 +251,36 @@ def _read(response: httpx.Response, kind: str, shown: str, check_type: TypeCheck
     carry = b""
     head = b""
     size = 0
-    for piece in response.iter_bytes():
-        size += len(piece)
-        if size > limit:
-            raise too_large
-        budget.take(len(piece), f"the {kind} {shown}")
-        if len(head) < 16:
-            head = (head + piece)[:16]
-        data = carry + piece if carry else piece
-        cut = len(data) - len(data) % 3
-        encoded += base64.b64encode(data[:cut])
-        carry = data[cut:]
-        _seconds_left(budget)
-    encoded += base64.b64encode(carry)
-    if not size:
-        raise FileInputError(f"The {kind} {shown} is empty.")
-    text = encoded.decode("ascii")
+    reserved = 0
+    try:
+        if declared.isdigit():
+            # The whole file at once: requests taking room piece by piece could starve each other.
+            budget.reserve_memory(int(declared), f"the {kind} {shown}")
+            reserved = int(declared)
+        # Raw bytes: never decoded, whatever the headers (the encoding was checked above).
+        for piece in response.iter_raw():
+            size += len(piece)
+            if size > limit:
+                raise too_large
+            budget.take(len(piece), f"the {kind} {shown}")
+            if size > reserved:
+                budget.reserve_memory(size - reserved, f"the {kind} {shown}")
+                reserved = size
+            if len(head) < 16:
+                head = (head + piece)[:16]
+            data = carry + piece if carry else piece
+            cut = len(data) - len(data) % 3
+            encoded += base64.b64encode(data[:cut])
+            carry = data[cut:]
+            _seconds_left(budget)
+        encoded += base64.b64encode(carry)
+        if not size:
+            raise FileInputError(f"The {kind} {shown} is empty.")
+        text = HeldBase64(encoded, "ascii")
+    except BaseException:
+        PROCESS_FILE_MEMORY.release(reserved)
+        raise
+    PROCESS_FILE_MEMORY.release(reserved - size)
+    reserved = size
     del encoded
-    return Downloaded(text, content_type, head)
+    return Downloaded(PROCESS_FILE_MEMORY.hold_until_freed(text, reserved), content_type, head)

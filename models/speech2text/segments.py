@@ -11,6 +11,8 @@ left out. No Dify imports: errors are `AudioInputError`s whose message says what
 from __future__ import annotations
 
 import io
+import math
+import re
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +24,12 @@ from models.media.audio_format import MP3, SUPPORTED, WAV, not_audio_name, ollam
 MAX_AUDIO_BYTES = 30 * 1024 * 1024  # what Dify's audio-to-text API accepts
 MAX_SEGMENTS = 60  # 30 min at 30 s: Dify's daemon ends a call after 600 s of wall time
 DEFAULT_SEGMENT_SECONDS = 30.0
+# Audio bytes per clip: a 2 MHz WAV would otherwise send 15 s as a 39 MiB request; such clips get shorter.
+# 4 MiB holds 30 s of 16-bit stereo at 32 kHz (21 s at 48 kHz); speech models hear 16 kHz mono anyway.
+MAX_CLIP_AUDIO_BYTES = 4 * 1024 * 1024
+# WAV headers outside these are broken or not speech recordings (a 1 Hz rate would mean millions of clips).
+MIN_WAV_RATE, MAX_WAV_RATE = 8000, 192000
+MAX_WAV_CHANNELS = 8  # 7.1 surround
 # How far after the start (or the ID3 tag) the first MPEG frame may begin before the file is not MP3.
 _MP3_FIRST_FRAME_WITHIN = 64 * 1024
 _READ_BLOCK = 256 * 1024
@@ -129,24 +137,35 @@ def plan_segments(
         )
     file.seek(0)
     audio_format = detect_format(file.read(16))
-    plan = _plan_wav(file, size, max_seconds) if audio_format == WAV else _plan_mp3(file, size, max_seconds)
-    if len(plan.segments) > max_segments:
-        raise AudioTooLongError(
-            f"The {plan.format} audio is {_duration(plan.seconds)} long: {len(plan.segments)} segments of up to "
-            f"{max_seconds:g} s, more than the {max_segments} the plugin transcribes in one call (Dify ends a call "
-            "after 600 s). Split the recording into parts of at most "
-            f"{_duration(max_segments * max_seconds)}."
-        )
-    return plan
+    if audio_format == WAV:
+        return _plan_wav(file, size, max_seconds, max_segments)
+    return _plan_mp3(file, size, max_seconds, max_segments)
+
+
+def _too_long(
+    audio_format: str, seconds: float, count: int, clip_seconds: float, max_segments: int, *, at_least: bool = False
+) -> AudioTooLongError:
+    """`at_least`: planning stopped early, so `seconds` and `count` are what was reached."""
+    more = "at least " if at_least else ""
+    return AudioTooLongError(
+        f"The {audio_format} audio is {more}{_duration(seconds)} long: {more}{count} segments of up to "
+        f"{clip_seconds:.3g} s, "
+        f"more than the {max_segments} the plugin transcribes in one call (Dify ends a call after 600 s). Split "
+        f"the recording into parts of at most {_duration(max_segments * clip_seconds)}."
+    )
 
 
 def iter_segment_audio(file: IO[bytes], plan: AudioPlan) -> Iterator[tuple[Segment, bytes]]:
     """Each segment with its bytes, read from the file only when asked for (one segment in memory)."""
     for segment in plan.segments:
-        if plan.wav is not None:
-            yield segment, _wav_segment_bytes(file, plan.wav, segment)
-        else:
-            yield segment, _read_runs(file, segment.runs)
+        yield segment, segment_audio(file, plan, segment)
+
+
+def segment_audio(file: IO[bytes], plan: AudioPlan, segment: Segment) -> bytes:
+    """One segment's bytes (a WAV with its own header, or whole MPEG frames), read from the file now."""
+    if plan.wav is not None:
+        return _wav_segment_bytes(file, plan.wav, segment)
+    return _read_runs(file, segment.runs)
 
 
 def _duration(seconds: float) -> str:
@@ -175,20 +194,24 @@ def _open_wav(file: IO[bytes]) -> wave.Wave_read:
         ) from None
 
 
-def _plan_wav(file: IO[bytes], size: int, max_seconds: float) -> AudioPlan:
+def _plan_wav(file: IO[bytes], size: int, max_seconds: float, max_segments: int) -> AudioPlan:
+    """Planned from the header's numbers alone (no work per sample or per segment before the limits pass)."""
     with _open_wav(file) as reader:
         # The reader stops right after the data chunk's header: that is where the samples start.
         params = WavParams(reader.getnchannels(), reader.getsampwidth(), reader.getframerate(), file.tell())
         declared = reader.getnframes()
-    if params.frame_rate <= 0:
-        raise NotAudioError("The WAV header gives a sample rate of 0: the file is broken.")
+    _check_wav_params(params)
     # Recorders that stream leave the data size at 0 or 0xFFFFFFFF, and a cut-off file holds less than
     # declared: the file itself says how many samples there are.
     available = (size - params.data_start) // params.frame_size
     frames_total = min(declared, available) if declared else available
     if frames_total == 0:
         raise EmptyAudioError("The WAV file contains no audio samples: record or upload the audio again.")
-    per_segment = max(1, int(max_seconds * params.frame_rate))
+    per_segment = max(1, min(int(max_seconds * params.frame_rate), MAX_CLIP_AUDIO_BYTES // params.frame_size))
+    count = math.ceil(frames_total / per_segment)
+    if count > max_segments:
+        clip_seconds = per_segment / params.frame_rate
+        raise _too_long(WAV, frames_total / params.frame_rate, count, clip_seconds, max_segments)
     plan = AudioPlan(WAV, size, wav=params)
     for number, first in enumerate(range(0, frames_total, per_segment), start=1):
         frames = min(per_segment, frames_total - first)
@@ -196,6 +219,25 @@ def _plan_wav(file: IO[bytes], size: int, max_seconds: float) -> AudioPlan:
             Segment(number, first / params.frame_rate, frames / params.frame_rate, first_frame=first, frames=frames)
         )
     return plan
+
+
+def _check_wav_params(params: WavParams) -> None:
+    """Refuse what Python's WAV writer cannot write back (samples over 4 bytes) or no recorder makes."""
+    problems = []
+    if not MIN_WAV_RATE <= params.frame_rate <= MAX_WAV_RATE:
+        problems.append(
+            f"a sample rate of {params.frame_rate} Hz (the plugin takes {MIN_WAV_RATE // 1000}–"
+            f"{MAX_WAV_RATE // 1000} kHz)"
+        )
+    if not 1 <= params.sample_width <= 4:
+        problems.append(f"{params.sample_width * 8}-bit samples (the plugin takes 8, 16, 24 or 32-bit PCM)")
+    if not 1 <= params.channels <= MAX_WAV_CHANNELS:
+        problems.append(f"{params.channels} channels (the plugin takes 1–{MAX_WAV_CHANNELS})")
+    if problems:
+        raise UnsupportedAudioFormatError(
+            f"The WAV header gives {' and '.join(problems)}: the file is broken or not a speech recording. "
+            f"{CONVERT_HINT}"
+        )
 
 
 def _wav_segment_bytes(file: IO[bytes], params: WavParams, segment: Segment) -> bytes:
@@ -261,6 +303,11 @@ def _mpeg_header(header: bytes) -> MpegFrame | None:
     return MpegFrame(version, layer, sample_rate, samples // 8 * bitrate // sample_rate + padding, samples)
 
 
+# What every header _mpeg_header accepts starts with: sync bits, then a bitrate index other than 0 and 15.
+_SYNC = re.compile(rb"\xff[\xe0-\xff][\x10-\xef]")
+_SYNC_BYTES = b"\xff\xe0\x10"
+
+
 class _ForwardReader:
     """Reads a file forward in blocks; bytes before the current position are dropped."""
 
@@ -282,14 +329,17 @@ class _ForwardReader:
         return self.buffer[start : start + length]
 
     def find_sync(self, offset: int) -> int:
-        """The next offset >= `offset` holding 0xFF, or the file size."""
-        while offset < self.size:
-            if not self.base <= offset < self.base + len(self.buffer):
+        """The next offset >= `offset` that may start a frame header, or the file size. Searched in place by
+        `re` so a run of junk (megabytes of 0xFF) costs no Python work per byte."""
+        while offset + len(_SYNC_BYTES) <= self.size:
+            end = self.base + len(self.buffer)
+            if not self.base <= offset or offset + len(_SYNC_BYTES) > end:
                 self.peek(offset, min(_READ_BLOCK, self.size - offset))
-            found = self.buffer.find(b"\xff", offset - self.base)  # searched in place: no copy per byte
-            if found >= 0:
-                return self.base + found
-            offset = self.base + len(self.buffer)
+                end = self.base + len(self.buffer)
+            found = _SYNC.search(self.buffer, offset - self.base)
+            if found:
+                return self.base + found.start()
+            offset = max(offset + 1, end - len(_SYNC_BYTES) + 1)  # a header may straddle the block's end
         return self.size
 
 
@@ -304,14 +354,28 @@ def _id3v2_length(file: IO[bytes]) -> int:
     return 10 + body + footer
 
 
+def _max_not_frames(size: int) -> int:
+    """Tags and a little junk are normal; a large part that is not frames of the stream would be lost silently."""
+    return max(_MP3_FIRST_FRAME_WITHIN, size // 10)
+
+
+def _too_much_junk(not_frames: int, size: int) -> NotAudioError:
+    return NotAudioError(
+        f"{not_frames / 2**20:.1f} MB of the {size / 2**20:.1f} MB MP3 file are not audio frames of its stream: "
+        f"it is damaged, or joined from files with different sample rates. {CONVERT_HINT}"
+    )
+
+
 def iter_mp3_frames(file: IO[bytes], size: int) -> Iterator[tuple[int, MpegFrame]]:
     """(offset, frame) of every MPEG audio frame, skipping an ID3v2 tag, junk and trailing tags.
 
     Walking from frame to frame, a header of the same stream whose frame fits in the file is the next frame.
     After junk (or at the start) a header counts only if its frame is followed by another header of the
     same stream, a trailing tag or the end of the file, so a stray 0xFF in junk is not taken for audio.
+    Raises NotAudioError as soon as the skipped bytes are more than `_max_not_frames` allows.
     """
     start = _id3v2_length(file)
+    skipped, max_skipped = 0, _max_not_frames(size)
     reader = _ForwardReader(file, start, size)
     stream_kind: tuple[float, int, int] | None = None
     in_step = False  # the previous frame ended exactly here
@@ -335,7 +399,11 @@ def iter_mp3_frames(file: IO[bytes], size: int) -> Iterator[tuple[int, MpegFrame
         in_step = False
         if stream_kind is None and offset - start > _MP3_FIRST_FRAME_WITHIN:
             break
-        offset = reader.find_sync(offset + 1)
+        following = reader.find_sync(offset + 1)
+        skipped += min(following, size) - offset
+        if skipped > max_skipped and following < size:  # junk up to the end is counted after the walk
+            raise _too_much_junk(skipped, size)
+        offset = following
 
 
 def _same_stream(following: MpegFrame | None, frame: MpegFrame) -> bool:
@@ -347,45 +415,46 @@ def _is_tag(head: bytes) -> bool:
     return head in (b"TAG", b"APE", b"LYR")
 
 
-def _plan_mp3(file: IO[bytes], size: int, max_seconds: float) -> AudioPlan:
+def _plan_mp3(file: IO[bytes], size: int, max_seconds: float, max_segments: int) -> AudioPlan:
     plan = AudioPlan(MP3, size)
     runs: list[tuple[int, int]] = []
 
-    def close_segment() -> None:
+    def close_segment(*, at_end: bool) -> None:
         number = len(plan.segments) + 1
+        if number > max_segments:  # stop here: the rest of the file cannot change the answer
+            raise _too_long(MP3, samples / sample_rate, number, max_seconds, max_segments, at_least=not at_end)
         plan.segments.append(
             Segment(number, start_samples / sample_rate, segment_samples / sample_rate, runs=tuple(runs))
         )
 
-    samples = segment_samples = start_samples = 0
+    samples = segment_samples = start_samples = segment_bytes = 0
     sample_rate = limit = frame_bytes = 0
     for offset, frame in iter_mp3_frames(file, size):
         frame_bytes += frame.length
         if not sample_rate:
             sample_rate = frame.sample_rate
             limit = max(frame.samples, int(max_seconds * sample_rate))
-        if segment_samples and segment_samples + frame.samples > limit:
-            close_segment()
-            runs, start_samples, segment_samples = [], samples, 0
+        if segment_samples and (
+            segment_samples + frame.samples > limit or segment_bytes + frame.length > MAX_CLIP_AUDIO_BYTES
+        ):
+            close_segment(at_end=False)
+            runs, start_samples, segment_samples, segment_bytes = [], samples, 0, 0
         if runs and runs[-1][0] + runs[-1][1] == offset:
             runs[-1] = (runs[-1][0], runs[-1][1] + frame.length)
         else:
             runs.append((offset, frame.length))
         segment_samples += frame.samples
+        segment_bytes += frame.length
         samples += frame.samples
     if segment_samples:
-        close_segment()
+        close_segment(at_end=True)
     if not plan.segments:
         raise NotAudioError(
             f"The file has no MPEG audio frames: it is not MP3 audio, or it is damaged. Upload a {SUPPORTED} recording."
         )
-    # Tags and a little junk are normal; a large part that is not frames of the stream would be lost silently.
     not_frames = size - _id3v2_length(file) - frame_bytes
-    if not_frames > max(_MP3_FIRST_FRAME_WITHIN, size // 10):
-        raise NotAudioError(
-            f"{not_frames / 2**20:.1f} MB of the {size / 2**20:.1f} MB MP3 file are not audio frames of its stream: "
-            f"it is damaged, or joined from files with different sample rates. {CONVERT_HINT}"
-        )
+    if not_frames > _max_not_frames(size):
+        raise _too_much_junk(not_frames, size)
     return plan
 
 

@@ -191,7 +191,7 @@ def test_dify_signed_file_urls_may_be_on_private_addresses_and_are_connected_to_
         (f"http://api:5001/files/{FILE_ID}/file-preview{SIGNED}", True),
         (f"http://api:5001/files/{FILE_ID}/image-preview{SIGNED}", True),
         (f"http://api:5001/files/tools/{FILE_ID}.png{SIGNED}", True),
-        (f"https://dify.example.com/console/files/{FILE_ID}/file-preview{SIGNED}", True),
+        (f"https://dify.example.com/console/files/{FILE_ID}/file-preview{SIGNED}", False),  # FILES_URL has no path
         (f"http://api:5001/files/{FILE_ID}/file-preview?timestamp=1&nonce=n", False),  # no signature
         (f"http://api:5001/files/{FILE_ID}/download{SIGNED}", False),
         (f"http://api:5001/files/not-a-uuid/file-preview{SIGNED}", False),

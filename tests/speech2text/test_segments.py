@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import struct
 import tempfile
+import time
+import tracemalloc
 import wave
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from models.speech2text import segments
 from models.speech2text.segments import (
     MAX_AUDIO_BYTES,
+    MAX_CLIP_AUDIO_BYTES,
     MP3,
     WAV,
     AudioTooLargeError,
@@ -34,6 +37,13 @@ from tests.speech2text.audio_files import (
     wav_bytes,
     wav_samples,
 )
+
+
+def raw_wav(rate: int, data_bytes: int, *, channels: int = 1, width: int = 1) -> bytes:
+    """A PCM WAV whose header says exactly these numbers (silence), as a broken or odd recorder might write."""
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * channels * width, channels * width, width * 8)
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", data_bytes)
+    return b"RIFF" + struct.pack("<I", len(body) + data_bytes) + body + bytes(data_bytes)
 
 
 def clips(data: bytes, **options: float) -> tuple[segments.AudioPlan, list[bytes]]:
@@ -252,3 +262,89 @@ def test_a_streamed_wav_whose_header_gives_no_real_size_is_cut_from_what_the_fil
     plan, parts = clips(bytes(data), max_seconds=3)
     assert [segment.seconds for segment in plan.segments] == [3, 3, 1]
     assert b"".join(wav_samples(part) for part in parts) == wav_samples(original)
+
+
+# --- headers and streams built to make planning expensive ---------------------------------------------
+
+
+@pytest.mark.parametrize(("rate", "shown"), [(1, "1 Hz"), (4000, "4000 Hz"), (2_000_000, "2000000 Hz")])
+def test_a_wav_with_an_implausible_sample_rate_is_refused_without_planning_it(rate: int, shown: str):
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnsupportedAudioFormatError) as refused:
+            plan_segments(io.BytesIO(raw_wav(rate, 2 * 2**20)), max_seconds=5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(refused.value)
+    assert shown in message and "8–192 kHz" in message and "ffmpeg" in message
+    assert peak < 8 * 2**20  # the 2 MB file is held once; no Segment per second of a 1 Hz "recording"
+
+
+@pytest.mark.parametrize(
+    ("width", "channels", "shown"), [(5, 1, "40-bit samples"), (8, 1, "64-bit samples"), (2, 9, "9 channels")]
+)
+def test_a_wav_whose_samples_the_plugin_cannot_write_back_is_refused_when_planned(width, channels, shown):
+    with pytest.raises(UnsupportedAudioFormatError, match=shown):
+        plan_segments(io.BytesIO(raw_wav(16000, 16000 * width * channels, channels=channels, width=width)))
+
+
+def test_too_many_wav_segments_are_counted_not_built():
+    built = []
+
+    class CountingSegment(segments.Segment):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    original = segments.Segment
+    segments.Segment = CountingSegment
+    try:
+        with pytest.raises(AudioTooLongError, match="27 segments of up to 5 s, more than the 2"):
+            plan_segments(io.BytesIO(raw_wav(8000, 2**20)), max_seconds=5, max_segments=2)  # 131 s
+    finally:
+        segments.Segment = original
+    assert built == []
+
+
+def test_a_wav_with_a_high_byte_rate_is_cut_into_clips_of_at_most_the_clip_byte_limit():
+    data = raw_wav(192000, 192000 * 2 * 4 * 6, channels=2, width=4)  # 6 s of 1.5 MB/s: 8.8 MiB
+    plan, parts = clips(data, max_seconds=30)
+    assert len(parts) == 3
+    assert all(len(part) - 44 <= MAX_CLIP_AUDIO_BYTES for part in parts)
+    assert sum(len(part) - 44 for part in parts) == len(data) - 44
+    assert plan.seconds == pytest.approx(6)
+
+
+def test_mp3_clips_are_cut_at_the_clip_byte_limit_too(monkeypatch):
+    monkeypatch.setattr(segments, "MAX_CLIP_AUDIO_BYTES", 100_000)
+    data = mpeg1_layer3_frames(600)  # 15.7 s, 250 kB at 128 kbps
+    _, parts = clips(data, max_seconds=30)
+    assert [len(part) <= 100_000 for part in parts] == [True, True, True]
+    assert b"".join(parts) == data
+
+
+def test_megabytes_of_junk_after_a_few_mp3_frames_are_refused_without_walking_them_byte_by_byte():
+    data = mpeg1_layer3_frames(3) + b"\xff" * (8 * 2**20)
+    started = time.process_time()
+    with pytest.raises(NotAudioError, match="not audio frames of its stream"):
+        plan_segments(io.BytesIO(data))
+    assert time.process_time() - started < 1.0  # it took 6 s of CPU, blocking every workspace under gevent
+
+
+def test_junk_full_of_almost_headers_is_refused_once_it_passes_the_junk_limit():
+    # Every third byte starts something shaped like a frame header (a reserved version and layer): each costs
+    # a look, so the walk must stop once the skipped bytes pass a tenth of the file, not go on to the end.
+    data = mpeg1_layer3_frames(3) + b"\xff\xe0\x10" * (3 * 2**20)
+    started = time.process_time()
+    with pytest.raises(NotAudioError, match="not audio frames of its stream"):
+        plan_segments(io.BytesIO(data))
+    assert time.process_time() - started < 1.0
+
+
+def test_an_mp3_over_the_segment_limit_is_refused_as_soon_as_the_limit_is_passed():
+    data = sdk_mp3() * 30  # 328 s
+    with pytest.raises(AudioTooLongError) as refused:
+        plan_segments(io.BytesIO(data), max_seconds=30, max_segments=2)
+    message = str(refused.value)
+    assert "at least 1 min 30 s long: at least 3 segments of up to 30 s, more than the 2" in message

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import struct
+import wave
 
 import pytest
 from dify_plugin.entities.model import ModelType
@@ -17,6 +19,7 @@ from dify_plugin.errors.model import (
     InvokeServerUnavailableError,
 )
 
+from models.speech2text import segments, speech2text
 from models.speech2text.speech2text import OllamaSpeech2TextModel
 from models.speech2text.transcribe import SYSTEM_PROMPT, USER_PROMPT
 from tests.fake_ollama import FakeOllama, Scenario, chat_chunk
@@ -260,3 +263,49 @@ def test_the_schema_is_a_customizable_speech2text_model_without_parameters(close
     assert schema is not None
     assert schema.model_type == ModelType.SPEECH2TEXT
     assert schema.model_properties == {} and schema.parameter_rules == []
+
+
+# --- one deadline for the whole call ---------------------------------------------------------------------
+
+
+def slow_clip_answer(seconds: float) -> Scenario:
+    return Scenario.ndjson([chat_chunk(MODEL, "words"), chat_chunk(MODEL, done=True)], headers_delay=seconds)
+
+
+def test_the_whole_transcription_shares_one_request_timeout_not_one_per_clip(server, model):
+    # 3 clips answering in 0.45 s each: every one within a 1 s Request timeout, all three not.
+    server.set_route("POST", "/api/chat", slow_clip_answer(0.45))
+    with pytest.raises(InvokeConnectionError) as failed:
+        transcribe(model, {**creds(server), "timeout": "1"}, wav_bytes(70))
+    message = str(failed.value)
+    assert f"Model '{MODEL}' on {server.url}" in message and "within the Request timeout of 1 s" in message
+    assert "stopped at segment 3 of 3 (60–70 s)" in message and "no transcript was returned" in message
+    assert "Upload shorter audio, or raise 'Request timeout'" in message
+
+
+def test_the_call_ends_before_difys_600_s_even_with_a_longer_request_timeout(server, model, monkeypatch):
+    monkeypatch.setattr(speech2text, "MAX_CALL_SECONDS", 0.6)  # stands for 590 s
+    server.set_route("POST", "/api/chat", slow_clip_answer(0.4))
+    with pytest.raises(InvokeConnectionError) as failed:
+        transcribe(model, {**creds(server), "timeout": "3600"}, wav_bytes(70))
+    message = str(failed.value)
+    assert "within 0.6 s, the most a call may take (Dify ends a speech-to-text call after 600 s)" in message
+    assert "stopped at segment 2 of 3" in message and "Upload shorter audio (split the recording" in message
+    assert len(server.requests_to("/api/chat")) == 2  # the third clip is never started
+
+
+def test_a_wav_with_40_bit_samples_is_a_bad_request_sent_nowhere(server, model):
+    fmt = struct.pack("<HHIIHH", 1, 1, 16000, 16000 * 5, 5, 40)
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", 80000) + bytes(80000)
+    with pytest.raises(InvokeBadRequestError, match="40-bit samples.*ffmpeg"):
+        transcribe(model, creds(server), b"RIFF" + struct.pack("<I", len(body)) + body)
+    assert server.requests_to("/api/chat") == []
+
+
+def test_a_clip_that_cannot_be_cut_is_a_bad_request_naming_the_segment(server, model, monkeypatch):
+    def refuse(*_args):
+        raise wave.Error("sample width not specified")
+
+    monkeypatch.setattr(segments, "_wav_segment_bytes", refuse)
+    with pytest.raises(InvokeBadRequestError, match="sample width not specified .while transcribing segment 1 of 1"):
+        transcribe(model, creds(server), wav_bytes(3))
