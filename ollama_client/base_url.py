@@ -35,6 +35,8 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import httpx
+
 from ollama_client.errors import OllamaConfigError
 
 EXAMPLE = "http://host.docker.internal:11434 (or http://192.168.1.100:11434, https://ollama.com)"
@@ -77,6 +79,20 @@ def _bracket_bare_ipv6(rest: str) -> str:
     return rest
 
 
+def _host_name_problem(host: str) -> str | None:
+    """Why `host` cannot be looked up (the resolver and httpx would fail later with a bare UnicodeError or
+    IDNAError): an empty label (`a..b`), a label over 63 characters, an invalid `xn--` label, a space."""
+    if any(char.isspace() for char in host):
+        return f"the host name '{host}' contains a space"
+    try:
+        host.encode("idna")  # what the resolver does with the name
+        _ = httpx.URL(f"http://{host}/").host  # what httpx does (it checks xn-- labels, when asked)
+    except (UnicodeError, httpx.InvalidURL, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        return f"the host name '{host}' is not a valid domain name ({reason}); check its spelling"
+    return None
+
+
 def split_http_url(
     raw: object, invalid: Callable[[str, str], Exception], *, port_without_scheme: int | None = None
 ) -> tuple[str, str]:
@@ -117,6 +133,10 @@ def split_http_url(
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"
+    else:
+        problem = _host_name_problem(host)
+        if problem:
+            raise invalid(text, problem)
     if port is None and schemeless:
         port = port_without_scheme
     origin = f"{scheme}://{host}" + ("" if port is None else f":{port}")

@@ -112,8 +112,10 @@ def _refresh_in_background(client: OllamaClient, model: str, key: tuple[str, str
         try:
             _fetch(client, model, key)
             _refresh_failed_at.pop(key, None)
-        except OllamaError as error:
-            logger.warning("refreshing the capabilities of %s failed, serving the last answer: %s", model, error)
+        except Exception as error:  # a background thread: anything uncaught would only be printed
+            # An OllamaError's text is redacted; of anything else only the class is logged.
+            said = error if isinstance(error, OllamaError) else type(error).__name__
+            logger.warning("refreshing the capabilities of %s failed, serving the last answer: %s", model, said)
             with _cache_lock:
                 if len(_refresh_failed_at) >= MAX_CACHE_ENTRIES:
                     _refresh_failed_at.clear()

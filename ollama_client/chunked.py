@@ -63,6 +63,11 @@ _INCOMPLETE = "peer closed connection without sending complete message body (inc
 
 # Set while a request whose chunked answer we want to read ourselves is being sent (per thread/greenlet).
 _expecting_body: ContextVar[bool] = ContextVar("expecting_chunked_body", default=False)
+# When the answer being awaited must have arrived (time.monotonic()), set around sending a request: a read timeout
+# alone bounds silence, so a head trickling in a line at a time could outlast the call's deadline.
+_head_deadline: ContextVar[float | None] = ContextVar("head_deadline", default=None)
+# The stream that carried the latest request sent in this thread/greenlet (see `unanswered_on_reused_connection`).
+_last_exchange: ContextVar[TappedStream | None] = ContextVar("last_tapped_exchange", default=None)
 
 # TappedStream states.
 _PASS = 0  # bytes go to h11 unchanged
@@ -91,13 +96,27 @@ class TappedStream:
         self._state = _PASS
         self._held = b""
         self._head_tail = b""  # the last bytes of the head so far, to find an end split across reads
+        self.requests = 0  # requests sent on this connection so far
+        self.received = 0  # bytes read from the network since the latest request was sent
+        self._sending = False
 
     # -- httpcore.NetworkStream ----------------------------------------------------------------
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._sending = False  # httpcore sends a whole request before it reads the answer
+        at = _head_deadline.get()
+        if at is not None:  # the response head is being read: no read may outlast the call's deadline
+            left = at - time.monotonic()
+            if left <= 0:
+                import httpcore  # loaded already: a client exists
+
+                raise httpcore.ReadTimeout("the call's deadline passed before the answer's head arrived")
+            timeout = left if timeout is None else min(timeout, left)
         state = self._state
         if state == _PASS:
-            return self.inner.read(max_bytes, timeout)
+            data = self.inner.read(max_bytes, timeout)
+            self.received += len(data)
+            return data
         if state == _HEAD:
             return self._read_head(max_bytes, timeout)
         if state == _BODY:
@@ -106,9 +125,18 @@ class TappedStream:
         data, self._held = self._held[:max_bytes], self._held[max_bytes:]
         if not self._held:
             self._state = _PASS
-        return data if data else self.inner.read(max_bytes, timeout)
+        if data:
+            return data
+        data = self.inner.read(max_bytes, timeout)
+        self.received += len(data)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not self._sending:  # the first write of a request
+            self._sending = True
+            self.requests += 1
+            self.received = 0
+            _last_exchange.set(self)
         # The first write of a request is its head; arm if the sender asked for it.
         if self._state == _PASS and _expecting_body.get():
             self._state = _HEAD
@@ -132,6 +160,7 @@ class TappedStream:
 
     def _read_head(self, max_bytes: int, timeout: float | None) -> bytes:
         data = self.inner.read(max_bytes, timeout)
+        self.received += len(data)
         if not data:
             self._state = _PASS
             return data
@@ -156,6 +185,30 @@ class TappedStream:
         """The body is over: h11 reads `data` (the terminating chunk and trailers) next."""
         self._held = data
         self._state = _DRAIN if data else _PASS
+
+
+@contextlib.contextmanager
+def head_deadline(at: float) -> Iterator[None]:
+    """Reads of the connection (the response head, while `http.send` runs inside this block) end by `at`."""
+    token = _head_deadline.set(at)
+    try:
+        yield
+    finally:
+        _head_deadline.reset(token)
+
+
+def forget_last_exchange() -> None:
+    """Call before sending a request whose failure `unanswered_on_reused_connection` may judge."""
+    _last_exchange.set(None)
+
+
+def unanswered_on_reused_connection() -> bool:
+    """Whether the request sent last in this thread/greenlet went out on a kept-alive connection that then
+    failed before a single response byte: the server had closed it while idle, so nothing was processed and
+    resending is safe. False when unknown (a fresh connection, a transport without tapped streams)."""
+    stream = _last_exchange.get()
+    _last_exchange.set(None)
+    return stream is not None and stream.requests > 1 and stream.received == 0
 
 
 class TappedBackend:
@@ -206,6 +259,12 @@ class ChunkedBody:
     def complete(self) -> bool:
         """The terminating chunk arrived (and was handed back to h11)."""
         return self._done
+
+    def end_within(self, seconds: float) -> None:
+        """The answer is complete: wait at most `seconds` more for the terminating chunk (then ReadTimeout, and
+        the connection is closed instead of reused), not the whole read timeout."""
+        at = time.monotonic() + seconds
+        self._deadline = at if self._deadline is None else min(self._deadline, at)
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.read, b"")  # a C-level loop: no generator frame to resume per read

@@ -23,7 +23,10 @@ from ollama_client.chunked import (
     ChunkedBody,
     close_response,
     expect_chunked_body,
+    forget_last_exchange,
+    head_deadline,
     take_chunked_body,
+    unanswered_on_reused_connection,
 )
 from ollama_client.config import DEFAULT_TIMEOUT_SECONDS, ClientConfig, RetryPolicy
 from ollama_client.deadline import METADATA_SECONDS, Deadline
@@ -43,6 +46,8 @@ from ollama_client.transport_errors import (
     RAISE_TIMEOUT,
     broken_mid_answer,
     broken_while_reading,
+    compressed_answer,
+    compression_of,
     over_deadline,
     send_failure,
     too_large,
@@ -60,6 +65,9 @@ from ollama_client.wire import (
 )
 
 logger = logging.getLogger(__name__)
+# After the `done` line, how long the terminating chunk may take: Ollama sends it at once, and the caller has
+# the whole answer; a server that holds it back costs a closed connection, not the read timeout.
+END_OF_BODY_GRACE_SECONDS = 1.0
 
 MAX_ERROR_BODY_BYTES = 64 * 1024
 # Whole (non-streamed) answers are read into memory, so each is capped. Ollama's own answers stay far below:
@@ -213,13 +221,18 @@ class OllamaClient:
                     if objects:
                         yield objects
                         reader.raise_pending()
+                        if reader.done and chunked_body is not None:
+                            chunked_body.end_within(END_OF_BODY_GRACE_SECONDS)
                 for last in reader.finish():
                     yield [last]
-            except httpx.TransportError as exc:  # timeouts included
+            except (httpx.TransportError, httpx.DecodingError) as exc:  # timeouts included
                 if reader.done:
                     # The answer is complete; only its framing after the last line failed (e.g. endless trailers):
                     # the caller has everything, and the connection is closed instead of reused.
-                    logger.warning("Ollama at %s: ignoring a broken end of a complete answer (%s)", url, exc)
+                    # Only the class: h11 quotes the bad line, which may echo the key.
+                    logger.warning(
+                        "Ollama at %s: ignoring a broken end of a complete answer (%s)", url, type(exc).__name__
+                    )
                     return
                 if isinstance(exc, httpx.TimeoutException):
                     raise self._timed_out(
@@ -274,7 +287,7 @@ class OllamaClient:
             content = self._read_whole(response, url, model, deadline, MAX_BODY_BYTES_BY_PATH.get(path, MAX_BODY_BYTES))
         try:
             payload = decode(content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: deeply nested brackets
             raise self._not_ollama(url, model, response, content) from None
         if not isinstance(payload, dict):
             raise OllamaConnectionError(
@@ -301,9 +314,10 @@ class OllamaClient:
         except httpx.TimeoutException as exc:
             silent = f"did not finish answering within {self.config.timeout:g} s"
             late = "it went silent or sent too slowly"
-            raise self._redacted(self._timed_out(url, model, deadline, late, silent, f"{RAISE_TIMEOUT}.")) from exc
-        except httpx.TransportError as exc:
-            raise self._redacted(broken_while_reading(exc, url, model)) from exc
+            timed_out = self._timed_out(url, model, deadline, late, silent, f"{RAISE_TIMEOUT}.")
+            raise self._redacted(timed_out, cause=exc) from exc
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise self._redacted(broken_while_reading(exc, url, model), cause=exc) from exc
         finally:
             response.close()
 
@@ -341,18 +355,25 @@ class OllamaClient:
             timeout = request_timeout(self.config.timeout, remaining)
             try:
                 request = http.build_request(method, url, json=body, headers=headers, timeout=timeout)
-                response = http.send(request, stream=True)
+                forget_last_exchange()
+                with head_deadline(deadline.at):
+                    response = http.send(request, stream=True)
             except httpx.TransportError as exc:
+                stale = unanswered_on_reused_connection()
                 failure, retry = send_failure(
-                    exc, url, model, self.config.timeout, timeout, metadata=path in _METADATA_PATHS
+                    exc, url, model, self.config.timeout, timeout, metadata=path in _METADATA_PATHS, stale=stale
                 )
                 if not retry:
-                    raise self._redacted(failure) from exc
-                last_error = failure
+                    raise self._redacted(failure, cause=exc) from exc
+                last_error = self._redacted(failure, cause=exc)  # it is logged before the retry
                 continue
 
             if response.status_code < 300:
-                return response
+                encoding = compression_of(response)
+                if encoding is None:
+                    return response
+                response.close()
+                raise self._redacted(compressed_answer(url, model, encoding, response.status_code))
             try:
                 # Redacted before anything quotes (and cuts) it: a cut could leave part of an echoed key.
                 error_body = redact_bytes(self._read_limited(response), self.config.api_key)
@@ -401,9 +422,10 @@ class OllamaClient:
                 break
         return bytes(collected[:MAX_ERROR_BODY_BYTES])
 
-    def _redacted(self, error: OllamaError) -> OllamaError:
-        """Make sure no part of the API key travels inside an error message or the exceptions behind it."""
-        return redact_error(error, self.config.api_key)
+    def _redacted(self, error: OllamaError, cause: BaseException | None = None) -> OllamaError:
+        """Make sure no part of the API key travels inside an error message or the exceptions behind it
+        (`cause`: the exception it will be raised from)."""
+        return redact_error(error, self.config.api_key, cause=cause)
 
 
 def _until(deadline: Deadline, chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ollama_client.base_url import normalise_base_url
 from ollama_client.errors import OllamaConfigError
-from ollama_client.redaction import secret_digest
+from ollama_client.redaction import api_key_problem, secret_digest
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 
@@ -36,13 +36,9 @@ class ClientConfig:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
-        # httpx would otherwise fail with an error quoting the whole header, key included (line breaks), or with
-        # a bare UnicodeEncodeError (non-ASCII letters).
-        if self.api_key and not all(" " <= char <= "~" for char in self.api_key):
-            raise OllamaConfigError(
-                "The API key contains a line break, control character or non-ASCII character, which cannot be "
-                "sent in an HTTP header. Paste the key again without extra characters."
-            )
+        problem = api_key_problem(self.api_key)
+        if problem:
+            raise OllamaConfigError(problem)
 
     @classmethod
     def create(cls, base_url: str | None, api_key: str | None = None, timeout: float | None = None) -> ClientConfig:

@@ -151,7 +151,7 @@ def describe_body(body: bytes, content_type: str | None) -> tuple[str | None, st
         return None, "an empty body"
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a body of deeply nested brackets
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
         return parsed["error"], f'"{parsed["error"]}"'

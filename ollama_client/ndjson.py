@@ -36,7 +36,10 @@ class NDJSONStreamReader:
         self.objects_seen = 0
         # A bad line found after good ones in the same feed: raised once those are delivered.
         self.pending_error: OllamaStreamError | None = None
-        self._buffer = b""
+        # The start of an unfinished line, as received: joined once its newline arrives (joining on every read
+        # would copy a long line once per read).
+        self._pieces: list[bytes] = []
+        self._held = 0
 
     def feed(self, data: bytes) -> Iterator[dict[str, Any]]:
         """Yield the objects completed by `data`, in order, before raising for a bad line after them."""
@@ -48,15 +51,18 @@ class NDJSONStreamReader:
         `data`; otherwise the objects before it are returned and the error waits in `pending_error` (raise it
         with `raise_pending()` once they are delivered)."""
         self.raise_pending()
-        if self._buffer:
-            data = self._buffer + data
-        if b"\n" not in data:
-            self._buffer = data
-            if len(data) > self.max_line_bytes:
+        if b"\n" not in data:  # only the new data is searched
+            if data:
+                self._pieces.append(data)
+                self._held += len(data)
+            if self._held > self.max_line_bytes:
                 self._fail(f"sent a line longer than {self.max_line_bytes // (1024 * 1024)} MiB")
             return []
+        if self._pieces:
+            data = b"".join((*self._pieces, data))
+            self._pieces.clear()
         *lines, rest = data.split(b"\n")
-        self._buffer = rest
+        self._hold(rest)
         objects: list[dict[str, Any]] = []
         parse = self._parse
         try:
@@ -72,6 +78,10 @@ class NDJSONStreamReader:
             self.pending_error = error
         return objects
 
+    def _hold(self, rest: bytes) -> None:
+        self._pieces = [rest] if rest else []
+        self._held = len(rest)
+
     def raise_pending(self) -> None:
         error = self.pending_error
         if error is not None:
@@ -81,7 +91,8 @@ class NDJSONStreamReader:
     def finish(self) -> Iterator[dict[str, Any]]:
         """Call at end of body: parses a last line without newline, checks that `done` arrived."""
         self.raise_pending()
-        buffer, self._buffer = self._buffer, b""
+        buffer = b"".join(self._pieces)
+        self._hold(b"")
         if buffer.strip():
             obj = self._parse(buffer)
             if obj is not None:
@@ -99,7 +110,7 @@ class NDJSONStreamReader:
             self._fail(f"sent data after its final chunk: {self._snippet(line)}")
         try:
             obj = from_json(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             obj = self._parse_slowly(line)
         if type(obj) is not dict:
             self._fail(f"sent a JSON line that is not an object: {self._snippet(line)}")
@@ -118,7 +129,7 @@ class NDJSONStreamReader:
             return json.loads(line)
         except UnicodeDecodeError:
             self._fail(f"sent a line that is not valid UTF-8: {self._snippet(line)}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: deeply nested brackets
             self._fail(f"sent a line that is not JSON: {self._snippet(line)}")
 
     def _snippet(self, data: bytes) -> str:

@@ -82,9 +82,23 @@ def tls_context() -> ssl.SSLContext:
 tls_context()  # at import (plugin start-up), not in the first chat
 
 
+# Opt-in: the daemon's HTTP_PROXY/HTTPS_PROXY/ALL_PROXY/NO_PROXY (and .netrc) apply to Ollama and rerank traffic.
+USE_PROXY_ENV = "OLLAMA_PLUGIN_USE_PROXY_ENV"
+
+
+def proxy_env_enabled() -> bool:
+    """Off unless set to true: a proxy meant for the daemon's internet traffic would otherwise receive every
+    prompt and the Bearer key, even for a LAN Ollama (and a proxied pool loses the fast stream reader)."""
+    return os.environ.get(USE_PROXY_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def _new_client() -> httpx.Client:
     client = httpx.Client(
-        headers={"User-Agent": USER_AGENT}, limits=POOL_LIMITS, follow_redirects=False, verify=tls_context()
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+        limits=POOL_LIMITS,
+        follow_redirects=False,
+        verify=tls_context(),  # SSL_CERT_FILE / SSL_CERT_DIR apply either way
+        trust_env=proxy_env_enabled(),
     )
     if not install_chunked_reader(client):  # streamed answers skip h11's per-chunk work (chunked.py)
         _warn_no_fast_path()

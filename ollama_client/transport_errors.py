@@ -14,6 +14,7 @@ from ollama_client.errors import (
     OllamaConnectionError,
     OllamaError,
     OllamaResponseTooLargeError,
+    OllamaServerError,
     OllamaTimeoutError,
     OllamaTLSError,
     ollama_at,
@@ -44,11 +45,20 @@ RAISE_TIMEOUT = "Raise 'Request timeout' in the model settings"
 
 
 def send_failure(
-    exc: httpx.TransportError, url: str, model: str | None, timeout: float, wait: httpx.Timeout, *, metadata: bool
+    exc: httpx.TransportError,
+    url: str,
+    model: str | None,
+    timeout: float,
+    wait: httpx.Timeout,
+    *,
+    metadata: bool,
+    stale: bool = False,
 ) -> tuple[OllamaError, bool]:
-    """The error for a request that got no response, and whether to retry it: only when nothing was answered
-    and another attempt can differ (a refused or reset connection, a connect timeout; not a TLS mismatch, not a
-    server that accepted the request and went silent). `timeout`: the Request timeout; `wait`: this attempt's."""
+    """The error for a request that got no response, and whether to retry it: only when the server cannot have
+    processed it (not connected: refused, a connect timeout, but not a TLS mismatch; or `stale`: a kept-alive
+    connection that failed before any response byte). A server that received the request and then closed, reset
+    or went silent is not asked again: it may be working on it. `timeout`: the Request timeout; `wait`: this
+    attempt's."""
     if isinstance(exc, httpx.ConnectTimeout):
         seconds = wait.connect or MAX_CONNECT_TIMEOUT_SECONDS
         shown = f"{seconds:g}" if seconds >= 1 else f"{seconds:.2g}"
@@ -62,14 +72,13 @@ def send_failure(
         error = connect_error(exc, url, model)
         return error, not isinstance(error, OllamaTLSError)  # https:// to plain HTTP, an untrusted certificate
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        # Closed or reset before any response byte (a stale pooled connection, a server restarting).
         error = OllamaConnectionError(
             f"Ollama at {url} closed the connection without answering ({type(exc).__name__}: {exc or 'closed'}). "
             "Check that the server is running and not restarting or out of memory.",
             url=url,
             model=model,
         )
-        return error, True
+        return error, stale
     if isinstance(exc, httpx.TimeoutException):
         if metadata and (wait.read or 0) < timeout:
             return over_deadline(
@@ -95,7 +104,9 @@ def too_large(url: str, model: str | None, limit: int) -> OllamaResponseTooLarge
     )
 
 
-def broken_while_reading(exc: httpx.TransportError, url: str, model: str | None) -> OllamaConnectionError:
+def broken_while_reading(
+    exc: httpx.TransportError | httpx.DecodingError, url: str, model: str | None
+) -> OllamaConnectionError:
     return OllamaConnectionError(
         f"The connection to Ollama at {url} broke while reading its answer ({type(exc).__name__}).",
         url=url,
@@ -103,10 +114,31 @@ def broken_while_reading(exc: httpx.TransportError, url: str, model: str | None)
     )
 
 
-def broken_mid_answer(exc: httpx.TransportError, url: str, model: str | None) -> OllamaConnectionError:
+def broken_mid_answer(
+    exc: httpx.TransportError | httpx.DecodingError, url: str, model: str | None
+) -> OllamaConnectionError:
     return OllamaConnectionError(
         f"The connection to {ollama_at(url, model)} broke in the middle of the answer ({type(exc).__name__}: "
         f"{exc or 'closed'}); the answer is incomplete. Check that the server did not restart or run out of memory.",
+        url=url,
+        model=model,
+    )
+
+
+def compression_of(response: httpx.Response) -> str | None:
+    """The Content-Encoding of an answer, None for an uncompressed one. Every request asks for
+    `Accept-Encoding: identity`: a compressed answer would be inflated past the size caps, which count what
+    arrives on the wire only after httpx decoded it (a small gzip bomb becomes gigabytes)."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    return encoding if encoding not in ("", "identity") else None
+
+
+def compressed_answer(url: str, model: str | None, encoding: str, status: int) -> OllamaServerError:
+    return OllamaServerError(
+        f"{ollama_at(url, model)} answered compressed (Content-Encoding: {encoding}) although the plugin asked for "
+        "an uncompressed answer; nothing was read. Ollama never compresses: check the proxy between Dify and "
+        "Ollama and turn off its compression for this address.",
+        status=status,
         url=url,
         model=model,
     )

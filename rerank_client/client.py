@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 
 from ollama_client.deadline import Deadline
-from ollama_client.redaction import redact_error
+from ollama_client.redaction import api_key_problem, redact_error
 from rerank_client import transport
 from rerank_client.answers import ServiceScore, documents_body, normalise_results, texts_body
 from rerank_client.endpoint import EXAMPLES, ServiceEndpoint
@@ -52,12 +52,9 @@ class RerankServiceClient:
     """Reranks through one service; cheap to create (connections come from the shared pools)."""
 
     def __init__(self, endpoint: ServiceEndpoint, api_key: str | None, timeout: float) -> None:
-        if api_key and not all(" " <= char <= "~" for char in api_key):
-            # httpx would fail with an error quoting the header, key included, or a bare UnicodeEncodeError.
-            raise RerankConfigError(
-                "The API key contains a line break, control character or non-ASCII character, which cannot be "
-                "sent in an HTTP header. Paste the key again without extra characters."
-            )
+        problem = api_key_problem(api_key)
+        if problem:
+            raise RerankConfigError(problem)
         self.endpoint = endpoint
         self.timeout = timeout
         self._api_key = api_key

@@ -84,7 +84,7 @@ def _quoted(text: str) -> str:
 def parse_json(body: bytes) -> object | None:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested brackets
         return None
 
 

@@ -9,10 +9,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ollama_client.chunked import forget_last_exchange, head_deadline, unanswered_on_reused_connection
 from ollama_client.connect_advice import ConnectFailure, classify_connect_failure, docker_localhost_hint
 from ollama_client.deadline import Deadline
 from ollama_client.pool import MAX_CONNECT_TIMEOUT_SECONDS, auth_headers, leased_http_client, request_timeout
 from ollama_client.redaction import redact_bytes
+from ollama_client.transport_errors import compression_of
 from rerank_client.errors import RerankConnectionError, RerankResponseError, RerankTimeoutError
 
 # A rerank answer is a score per document: even 10,000 documents with their text echoed stay far below.
@@ -37,8 +39,8 @@ def post(
     url: str, body: dict[str, Any], *, api_key: str | None, timeout: float, deadline: Deadline, model: str
 ) -> Answer:
     """POST `body` as JSON to `url` and read the whole answer, all before `deadline` (a read timeout alone
-    bounds silence, not a trickle). A pooled connection the server had closed is retried once (nothing was
-    processed); every other transport failure raises at once."""
+    bounds silence, not a trickle). A kept-alive connection the server had closed while idle is retried once
+    (no response byte, so nothing was processed); every other transport failure raises at once."""
     if deadline.expired:
         raise _out_of_time(url, model, timeout)
     with leased_http_client(url) as http:
@@ -51,9 +53,12 @@ def post(
         )
         for attempt in range(2):
             try:
-                response = http.send(request, stream=True)
+                forget_last_exchange()
+                with head_deadline(deadline.at):
+                    response = http.send(request, stream=True)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                if attempt == 0:
+                # Resent only when the server cannot have processed it (see unanswered_on_reused_connection).
+                if attempt == 0 and unanswered_on_reused_connection():
                     continue
                 raise RerankConnectionError(
                     f"The rerank service at {url} closed the connection without answering ({type(exc).__name__}). "
@@ -64,6 +69,7 @@ def post(
             except httpx.TransportError as exc:
                 raise _transport_error(exc, url, model, timeout) from exc
             try:
+                _refuse_compressed(response, url, model)
                 return _read(response, url, model, timeout, deadline, api_key)
             finally:
                 response.close()
@@ -77,6 +83,19 @@ def _out_of_time(url: str, model: str, timeout: float) -> RerankTimeoutError:
         url=url,
         model=model,
     )
+
+
+def _refuse_compressed(response: httpx.Response, url: str, model: str) -> None:
+    encoding = compression_of(response)
+    if encoding is not None and response.status_code < 300:
+        raise RerankResponseError(
+            f"The rerank service at {url} (model '{model}') answered compressed (Content-Encoding: {encoding}) "
+            "although the plugin asked for an uncompressed answer; nothing was read. Check the proxy in front "
+            "of the service and turn off its compression for this address.",
+            status=response.status_code,
+            url=url,
+            model=model,
+        )
 
 
 def _read(
@@ -98,6 +117,10 @@ def _read(
             url=url,
             model=model,
         ) from exc
+    except httpx.DecodingError:
+        # An error answer compressed by a proxy and broken (2xx compressed answers are refused before): its
+        # status still says what happened.
+        collected = bytearray()
     except httpx.TransportError as exc:
         raise RerankConnectionError(
             f"The connection to the rerank service at {url} broke while it answered ({type(exc).__name__}); "

@@ -76,6 +76,11 @@ def test_module_examples_hold():
         ("http://user:pw@host:11434", "user name or password"),
         ("http://host:99999", "cannot be parsed"),
         ("http://:11434", "no host"),
+        # The resolver and httpx would fail later with a bare UnicodeError / IDNAError.
+        ("http://a..b:11434", "'a..b' is not a valid domain name (label empty or too long)"),
+        ("http://xn--zz.com", "'xn--zz.com' is not a valid domain name"),
+        ("http://" + "a" * 64 + ".lan:11434", "is not a valid domain name"),
+        ("http://exa mple.lan:11434", "contains a space"),
     ],
 )
 def test_rejected_forms_explain_and_show_a_correct_example(typed, problem):

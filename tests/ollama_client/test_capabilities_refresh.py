@@ -107,3 +107,27 @@ def test_a_model_name_with_spaces_is_looked_up_trimmed():
     route = respx.post(SHOW_URL).mock(return_value=httpx.Response(200, json={"capabilities": ["completion"]}))
     assert get_model_info(client(), " qwen3:8b \n").name == "qwen3:8b"
     assert route.calls.last.request.content == b'{"model":"qwen3:8b"}'
+
+
+@respx.mock
+def test_an_unexpected_exception_in_the_background_refresh_is_logged_and_backs_off(monkeypatch, caplog):
+    answers = iter([httpx.Response(200, json={"capabilities": ["completion"]})])
+
+    def show(request):
+        answer = next(answers, None)
+        if answer is None:
+            raise RecursionError("a parser gave up")  # anything that is not an OllamaError
+        return answer
+
+    route = respx.post(SHOW_URL).mock(side_effect=show)
+    assert get_model_info(client(), "qwen3").has("tools") is False
+    monkeypatch.setattr(capabilities, "CACHE_TTL_SECONDS", 1e-9)
+    unhandled = []
+    monkeypatch.setattr(threading, "excepthook", unhandled.append)
+    assert get_model_info(client(), "qwen3").has("tools") is False
+    wait_until(lambda: "refreshing the capabilities of qwen3 failed" in caplog.text)
+    assert "RecursionError" in caplog.text
+    assert get_model_info(client(), "qwen3").has("tools") is False  # backing off: not asked again at once
+    time.sleep(0.05)
+    assert route.call_count == 2
+    assert unhandled == []

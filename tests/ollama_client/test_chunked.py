@@ -22,6 +22,7 @@ from ollama_client import (
     OllamaClient,
     OllamaConnectionError,
     OllamaModelNotFoundError,
+    OllamaServerError,
     OllamaStreamError,
     OllamaTimeoutError,
     RetryPolicy,
@@ -252,7 +253,7 @@ def test_answers_the_fast_path_does_not_apply_to_are_read_by_httpx(fake_ollama: 
     # Not chunked (a Content-Length body, as some proxies send).
     fake_ollama.enqueue("POST", "/api/chat", Scenario(parts=[ndjson(objects)], content_type="application/x-ndjson"))
     assert list(client.stream("/api/chat", {"model": MODEL})) == objects
-    # Chunked but compressed by a proxy: httpx must decode it.
+    # Chunked but compressed by a proxy: refused unread (a size cap cannot bound what gzip inflates to).
     fake_ollama.enqueue(
         "POST",
         "/api/chat",
@@ -263,7 +264,8 @@ def test_answers_the_fast_path_does_not_apply_to_are_read_by_httpx(fake_ollama: 
             chunked=True,
         ),
     )
-    assert list(client.stream("/api/chat", {"model": MODEL})) == objects
+    with pytest.raises(OllamaServerError, match=r"answered compressed \(Content-Encoding: gzip\)"):
+        list(client.stream("/api/chat", {"model": MODEL}))
     assert not counted_reads
 
     fake_ollama.enqueue("POST", "/api/chat", Scenario.ndjson(objects))

@@ -1,4 +1,5 @@
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,13 @@ def test_default_limit_is_8_mib_and_a_7_mib_line_passes():
 def test_data_after_done_is_not_silently_dropped():
     with pytest.raises(OllamaStreamError, match="after its final chunk"):
         list(iter_ndjson([lines({"done": True}, {"response": "late", "done": False})], "test"))
+
+
+def test_a_long_line_in_small_reads_costs_time_linear_in_its_length():
+    reader = NDJSONStreamReader("Ollama at http://x/api/chat")
+    value = "a" * 7_999_000
+    line = b'{"done": true, "v": "' + value.encode() + b'"}\n'
+    started = time.process_time()
+    objects = [obj for start in range(0, len(line), 1000) for obj in reader.feed_batch(line[start : start + 1000])]
+    assert time.process_time() - started < 0.5  # copying the held start on every read: over 1 s (now 0.04 s)
+    assert objects == [{"done": True, "v": value}]
