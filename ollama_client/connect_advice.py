@@ -26,7 +26,7 @@ DOCKER_HINT = docker_localhost_hint(
     "http://host.docker.internal:11434 or the LAN IP of the machine running Ollama",
     "start Ollama with OLLAMA_HOST=0.0.0.0 so it listens on all interfaces",
 )
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 _DOCKER_HOST_NAME = "host.docker.internal"
 # OpenSSL's reasons when a TLS ClientHello reaches a server that speaks plain HTTP (they vary by version).
 _PLAIN_HTTP_TLS_REASONS = frozenset(
@@ -129,7 +129,7 @@ def connection_advice(url: str, failure: ConnectFailure) -> str:
         advice.append(f"Check the address and any firewall in between (it must let port {port} through).")
     else:
         advice.append("Check that Ollama is running (`ollama serve`) and reachable from Dify.")
-    if host in _LOOPBACK_HOSTS:
+    if host in LOOPBACK_HOSTS:
         advice.append(DOCKER_HINT)
     else:
         advice.append(

@@ -10,7 +10,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from ollama_client.chunked import forget_last_exchange, head_deadline, unanswered_on_reused_connection
-from ollama_client.connect_advice import ConnectFailure, classify_connect_failure, docker_localhost_hint
+from ollama_client.connect_advice import (
+    LOOPBACK_HOSTS,
+    ConnectFailure,
+    classify_connect_failure,
+    docker_localhost_hint,
+)
 from ollama_client.deadline import Deadline
 from ollama_client.pool import MAX_CONNECT_TIMEOUT_SECONDS, auth_headers, leased_http_client, request_timeout
 from ollama_client.redaction import redact_bytes
@@ -20,7 +25,6 @@ from rerank_client.errors import RerankConnectionError, RerankResponseError, Rer
 # A rerank answer is a score per document: even 10,000 documents with their text echoed stay far below.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 MAX_ERROR_BODY_BYTES = 64 * 1024
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 _SERVICE_DOCKER_HINT = docker_localhost_hint(
     "host.docker.internal or the LAN IP of the machine running the service",
     "make the service listen on all interfaces (0.0.0.0)",
@@ -146,7 +150,7 @@ def _read(
 
 def _transport_error(exc: httpx.TransportError, url: str, model: str, timeout: float) -> RerankConnectionError:
     host = (urlsplit(url).hostname or "").lower()
-    docker = f" {_SERVICE_DOCKER_HINT}" if host in _LOOPBACK_HOSTS else ""
+    docker = f" {_SERVICE_DOCKER_HINT}" if host in LOOPBACK_HOSTS else ""
     if isinstance(exc, httpx.ConnectTimeout):
         return RerankTimeoutError(
             f"Could not connect to the rerank service at {url} within {min(timeout, MAX_CONNECT_TIMEOUT_SECONDS):g} "

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
-import io
 import socket
-import wave
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -25,7 +22,9 @@ from models.media.address_policy import (
 from models.media.audio import audio_to_base64
 from models.media.base64_data import FileInputError
 from models.media.file_urls import FileURLRefused, plan_hop
+from tests.reliability.file_url_support import clean_environment, connections, resolver
 from tests.reliability.raw_server import RawRequest, RawServer
+from tests.speech2text.audio_files import wav_bytes
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -35,41 +34,8 @@ SIGNED = "?timestamp=1700000000&nonce=n0nce&sign=s1gnature"
 DIFY_PATH = f"/files/{FILE_ID}/file-preview{SIGNED}"
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        ALLOWED_NETWORKS_ENV,
-        "SSRF_PROXY_HTTP_URL",
-        "SSRF_PROXY_HTTPS_URL",
-        "SSRF_PROXY_ALL_URL",
-        "FILES_URL",
-        "INTERNAL_FILES_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
-    made: list[tuple[str, int]] = []
-    real_connect = socket.create_connection
-
-    def recording_connect(address, *args, **kwargs):
-        made.append((address[0], address[1]))
-        if address[0] not in ("127.0.0.1", "::1"):
-            raise AssertionError(f"the test tried to connect to {address[0]}")
-        return real_connect(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", recording_connect)
-    yield made
-
-
-def resolver(answers: dict[str, list[str]]):
-    def resolve(host: str, port: int) -> list[str]:
-        if host not in answers:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return answers[host]
-
-    return resolve
+pytestmark = pytest.mark.usefixtures("clean_environment")
+__all__ = ["clean_environment", "connections"]  # fixtures used by name
 
 
 def allowed(text: str, *, dify_file: bool = False, extra: str = "") -> bool:
@@ -193,19 +159,9 @@ def test_ipv6_forms_are_judged_by_what_they_reach(address: str, dify_file: bool,
 # --- upper-case data: URLs --------------------------------------------------------------------------------
 
 
-def wav_bytes() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes(b"\0\0" * 160)
-    return buffer.getvalue()
-
-
 def test_data_urls_are_read_whatever_the_case_of_the_scheme() -> None:
     png = base64.b64encode(PNG).decode()
-    wav = base64.b64encode(wav_bytes()).decode()
+    wav = base64.b64encode(wav_bytes(0.01)).decode()
     as_data = ImagePromptMessageContent(format="png", mime_type="image/png", base64_data=f"DATA:image/png;base64,{png}")
     as_url = ImagePromptMessageContent(format="png", mime_type="image/png", url=f"Data:image/png;base64,{png}")
     audio_url = AudioPromptMessageContent(format="wav", mime_type="audio/wav", url=f"DATA:audio/wav;base64,{wav}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import socket
-from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -25,6 +24,7 @@ from models.media.address_policy import (
 )
 from models.media.file_urls import FileURLRefused, plan_hop
 from tests.fake_ollama import FakeOllama, Scenario
+from tests.reliability.file_url_support import clean_environment, connections, resolver
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -38,47 +38,8 @@ REFUSAL = (
 )
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        ALLOWED_NETWORKS_ENV,
-        "SSRF_PROXY_HTTP_URL",
-        "SSRF_PROXY_HTTPS_URL",
-        "SSRF_PROXY_ALL_URL",
-        "FILES_URL",
-        "INTERNAL_FILES_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
-    """Every TCP connect the test makes; anything but loopback fails the test before a packet leaves."""
-    made: list[tuple[str, int]] = []
-    real_connect = socket.create_connection
-
-    def recording_connect(address, *args, **kwargs):
-        host, port = address[0], address[1]
-        made.append((host, port))
-        if host not in ("127.0.0.1", "::1"):
-            raise AssertionError(f"the test tried to connect to {host}:{port}")
-        return real_connect(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", recording_connect)
-    yield made
-
-
-def resolver(answers: dict[str, list[str]]) -> Callable[[str, int], list[str]]:
-    """A DNS stand-in: made-up names resolve to the given addresses; the calls are counted."""
-
-    def resolve(host: str, port: int) -> list[str]:
-        resolve.calls.append(host)
-        if host not in answers:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return answers[host]
-
-    resolve.calls = []
-    return resolve
+pytestmark = pytest.mark.usefixtures("clean_environment")
+__all__ = ["clean_environment", "connections"]  # fixtures used by name
 
 
 # --- refused before connecting ----------------------------------------------------------------------------

@@ -6,9 +6,7 @@ Downloads are from Dify-style signed file URLs on the fake's 127.0.0.1 (allowed 
 from __future__ import annotations
 
 import base64
-import io
 import time
-import wave
 
 import pytest
 from dify_plugin.entities.model.message import (
@@ -22,6 +20,7 @@ from models.llm.messages import to_ollama_messages
 from models.media.base64_data import FileInputError
 from models.media.limits import FETCH_SECONDS_ENV, MAX_FILES_ENV, MAX_TOTAL_MB_ENV, MediaLimitError
 from tests.fake_ollama import FakeOllama, Scenario
+from tests.speech2text.audio_files import wav_bytes
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -43,16 +42,6 @@ def data_image(raw: bytes) -> ImagePromptMessageContent:
 
 def prompt(*parts) -> list[UserPromptMessage]:
     return [UserPromptMessage(content=[TextPromptMessageContent(data="What is this?"), *parts])]
-
-
-def wav_bytes() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes(b"\0\0" * 1600)
-    return buffer.getvalue()
 
 
 def test_too_many_files_are_refused_before_anything_is_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,7 +112,7 @@ def test_base64_from_dify_is_passed_on_without_a_copy() -> None:
 
 
 def test_audio_urls_are_fetched_under_the_same_policy_and_checked(fake_ollama: FakeOllama) -> None:
-    wav = wav_bytes()
+    wav = wav_bytes(0.1)
     fake_ollama.set_route("GET", file_path(1), Scenario(parts=(wav,), content_type="audio/wav"))
     fake_ollama.set_route("GET", file_path(2), Scenario(parts=(b"OggS" + b"\0" * 60,), content_type="audio/ogg"))
     fake_ollama.set_route("GET", file_path(3), Scenario(parts=(b"<html>login</html>",), content_type="text/html"))
